@@ -1,0 +1,81 @@
+"""One error tree for everything isolation-fuzz itself gets wrong or cannot do.
+
+Findings (isolation violations) are *not* errors: they are records in
+:mod:`isolation_fuzz.model`.  Everything here is a tool failure, and each class
+carries the exit code the CLI ends with, as click does, so that the command line
+never has to guess.
+
+Classes mix in the builtin they refine (``UsageError`` is a ``ValueError``) so a
+caller can catch either, as Hypothesis does with ``InvalidArgument``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthError",
+    "ContextStateError",
+    "InfrastructureError",
+    "IsolationFuzzError",
+    "MissingDependency",
+    "ServiceUnavailable",
+    "UsageError",
+]
+
+
+class IsolationFuzzError(Exception):
+    """Base of every error raised by isolation-fuzz (not of findings)."""
+
+    exit_code: int = 3
+
+
+class UsageError(IsolationFuzzError, ValueError):
+    """Bad input: a flag, a file or an argument that cannot be used as given."""
+
+    exit_code = 2
+
+
+class InfrastructureError(IsolationFuzzError, RuntimeError):
+    """Something the campaign needs (a service, a port, a directory) is not usable."""
+
+    exit_code = 3
+
+
+class ServiceUnavailable(InfrastructureError, ConnectionError):
+    """A Redis, Postgres or ClickHouse service could not be reached or started."""
+
+    def __init__(self, service: str, where: str, reason: str) -> None:
+        self.service = service
+        self.where = where
+        self.reason = reason
+        super().__init__(
+            f"{service} at {where!r} is not usable: {reason}. "
+            f"Check that the server is running and the URL is right, or unset the URL "
+            f"to use the embedded {service} engine."
+        )
+
+
+class MissingDependency(InfrastructureError, ImportError):
+    """An optional dependency (an embedded engine) is not installed."""
+
+    def __init__(self, module: str, extra: str = "embedded") -> None:
+        self.module = module
+        super().__init__(
+            f"The optional module {module!r} is not installed. "
+            f"Install it with: pip install 'isolation-fuzz[{extra}]'"
+        )
+
+
+class ContextStateError(IsolationFuzzError, RuntimeError):
+    """A user data context was used before ``initialize()`` or after ``cleanup()``."""
+
+    exit_code = 3
+
+
+class AuthError(IsolationFuzzError, PermissionError):
+    """A token was rejected.  ``reason`` says why, without ever repeating the token."""
+
+    exit_code = 2
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"token rejected: {reason}")

@@ -1,0 +1,154 @@
+"""A run's files in ``reports/<run-id>/``, and the corpus of saved scenarios.
+
+Written in two moments.  As soon as a campaign sees a failing example,
+:meth:`RunReport.save_finding` writes its scenario and a summary whose verdict says
+"violation (not fully shrunk)", so a run killed a second later still leaves
+something to replay.  At the end :meth:`RunReport.finish` replaces both with the
+final word and adds ``junit.xml`` and ``report.html``.  Every file is written
+whole to a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from isolation_fuzz._atomic import write_atomic
+from isolation_fuzz.report.junit import junit_xml
+from isolation_fuzz.scenario import Scenario, save_scenario
+
+if TYPE_CHECKING:
+    from isolation_fuzz.campaign import CampaignResult, Finding
+
+__all__ = ["RunReport", "corpus_name", "new_run_id", "summary_of", "verdict_of"]
+
+
+def new_run_id(label: str) -> str:
+    """``20261125-061502-reference-3fa1``: sortable by time, readable, unique enough."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-")[:40] or "run"
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{slug}-{secrets.token_hex(2)}"
+
+
+def corpus_name(scenario: Scenario) -> str:
+    """A file name that is the same for the same case found twice."""
+    body = json.dumps(
+        [dict(scenario.identities), [m.to_json() for m in scenario.moves if not m.final]],
+        sort_keys=True, default=str,
+    )
+    digest = hashlib.blake2b(body.encode(), digest_size=5).hexdigest()
+    target = re.sub(r"[^A-Za-z0-9]+", "-", scenario.target.name).strip("-")
+    invariant = sorted(scenario.invariants)[0] if scenario.invariants else "none"
+    return f"{target}-{invariant}-{digest}.json"
+
+
+class RunReport:
+    """The files of one run under ``root/<run_id>/``, and where findings join the corpus."""
+
+    def __init__(self, root: Path, run_id: str, corpus: Path | None = None) -> None:
+        self.dir = root / run_id
+        self.run_id = run_id
+        self.corpus = corpus
+        self.scenario_path = self.dir / "scenario.json"
+
+    def scenario_of(self, result_meta: Mapping[str, Any], finding: Finding) -> Scenario:
+        return Scenario(
+            target=result_meta["target"],
+            identities=dict(finding.identities),
+            moves=tuple(finding.moves),
+            violations=tuple(finding.violations),
+            shrunk=finding.shrunk,
+            seed=result_meta.get("seed"),
+        )
+
+    def save_finding(self, meta: Mapping[str, Any], finding: Finding) -> Path:
+        """Save a failing case now, before shrinking: the report says it is not shrunk yet."""
+        scenario = self.scenario_of(meta, finding)
+        save_scenario(self.scenario_path, scenario)
+        summary = {
+            "run_id": self.run_id,
+            "verdict": "violation (not fully shrunk)",
+            "target": meta["target"].to_json(),
+            "seed": meta.get("seed"),
+            "profile": meta.get("profile"),
+            "scenario": self.scenario_path.name,
+            "counts": _counts(finding.violations),
+            "state": "running",
+        }
+        write_atomic(self.dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+        return self.scenario_path
+
+    def finish(self, result: CampaignResult) -> Path:
+        """Write the final summary, JUnit and HTML report; add a finding to the corpus."""
+        meta = {"target": result.target, "seed": result.seed, "profile": result.profile}
+        scenario = None
+        if result.finding is not None:
+            scenario = self.scenario_of(meta, result.finding)
+            save_scenario(self.scenario_path, scenario)
+            if self.corpus is not None:
+                save_scenario(self.corpus / corpus_name(scenario), scenario)
+        summary = summary_of(result, self.run_id, scenario)
+        write_atomic(self.dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+        write_atomic(
+            self.dir / "junit.xml", junit_xml(f"isolation-fuzz {result.target.name}", scenario)
+        )
+        if scenario is not None and result.finding is not None:
+            from isolation_fuzz.report.html import render_html
+
+            page = render_html(scenario, {**summary, "deliveries": list(result.finding.deliveries)})
+            write_atomic(self.dir / "report.html", page)
+        return self.dir
+
+
+def verdict_of(result: CampaignResult) -> str:
+    if result.finding is None:
+        return "clean" if result.stopped_by in (None, "budget") else (
+            f"clean so far (stopped by {result.stopped_by})"
+        )
+    return "violation" if result.finding.shrunk else "violation (not fully shrunk)"
+
+
+def summary_of(
+    result: CampaignResult, run_id: str, scenario: Scenario | None
+) -> dict[str, Any]:
+    from importlib.metadata import version
+
+    import hypothesis
+
+    return {
+        "run_id": run_id,
+        "verdict": verdict_of(result),
+        "state": "done",
+        "target": result.target.to_json(),
+        "seed": result.seed,
+        "profile": result.profile,
+        "stopped_by": result.stopped_by,
+        "counts": _counts(result.finding.violations if result.finding else ()),
+        "budget_used": {
+            "examples": result.examples,
+            "steps": result.steps,
+            "seconds": round(result.elapsed, 3),
+        },
+        "first_failure": {
+            "seconds": result.first_failure_seconds,
+            "examples": result.first_failure_examples,
+        },
+        "services": result.services,
+        "versions": {
+            "isolation-fuzz": version("isolation-fuzz"),
+            "hypothesis": hypothesis.__version__,
+        },
+        "scenario": "scenario.json" if scenario is not None else None,
+    }
+
+
+def _counts(violations: Sequence[Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for violation in violations:
+        counts[violation.invariant] = counts.get(violation.invariant, 0) + 1
+    return counts

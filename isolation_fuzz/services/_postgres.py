@@ -1,0 +1,91 @@
+"""Postgres connections, the application role, and namespace create/drop (``asyncpg``).
+
+The platform must not query as a superuser or as the owner of its tables, or
+row-level security would not apply to it.  Each campaign therefore gets a NOLOGIN
+role ``<namespace>_app``; pool connections log in as the configured user and switch
+to that role through the ``role`` startup parameter, which also survives the
+``RESET ALL`` asyncpg runs when a connection goes back to the pool.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from isolation_fuzz.errors import MissingDependency, ServiceUnavailable
+from isolation_fuzz.identity import redact_url
+
+if TYPE_CHECKING:
+    from isolation_fuzz.services import ServiceSet
+
+__all__ = ["app_pool", "connect", "create_namespace", "drop_namespace"]
+
+
+def _asyncpg() -> Any:
+    try:
+        import asyncpg
+    except ImportError as exc:
+        raise MissingDependency("asyncpg", extra="") from exc
+    return asyncpg
+
+
+async def connect(url: str, timeout: float) -> Any:
+    """An ``asyncpg`` connection to ``url``; :class:`ServiceUnavailable` if it fails in time."""
+    asyncpg = _asyncpg()
+    try:
+        with anyio.fail_after(timeout + 1):
+            return await asyncpg.connect(url, timeout=timeout)
+    except TimeoutError as exc:
+        raise ServiceUnavailable("postgres", redact_url(url), "timed out") from exc
+    except Exception as exc:
+        raise ServiceUnavailable("postgres", redact_url(url), str(exc).splitlines()[0]) from exc
+
+
+async def app_pool(url: str, *, schema: str, role: str, timeout: float, **kwargs: Any) -> Any:
+    """A pool whose connections act as ``role`` with ``search_path`` set to ``schema``."""
+    asyncpg = _asyncpg()
+    settings = {"role": role, "search_path": schema}
+    try:
+        with anyio.fail_after(timeout + 5):
+            return await asyncpg.create_pool(
+                url, timeout=timeout, server_settings=settings, **kwargs
+            )
+    except TimeoutError as exc:
+        raise ServiceUnavailable("postgres", redact_url(url), "timed out") from exc
+    except Exception as exc:
+        raise ServiceUnavailable("postgres", redact_url(url), str(exc).splitlines()[0]) from exc
+
+
+async def create_namespace(services: ServiceSet) -> None:
+    """Create the campaign's schema and application role."""
+    schema, role = services.postgres_schema, services.postgres_app_role
+    conn = await services.postgres_admin()
+    try:
+        async with conn.transaction():
+            await conn.execute(f'CREATE SCHEMA "{schema}"')
+            await conn.execute(f'CREATE ROLE "{role}" NOLOGIN NOSUPERUSER NOBYPASSRLS')
+            # The login user must be a member to switch to the role; superusers already may.
+            is_super = await conn.fetchval(
+                "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+            )
+            if not is_super:
+                await conn.execute(f'GRANT "{role}" TO CURRENT_USER')
+            await conn.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"')
+    finally:
+        await conn.close()
+
+
+async def drop_namespace(services: ServiceSet) -> None:
+    """Drop the campaign's schema (with its tables) and role; touch nothing else."""
+    schema, role = services.postgres_schema, services.postgres_app_role
+    conn = await services.postgres_admin()
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+        if exists:
+            # Only this campaign's role: its grants in this database go, then the role.
+            await conn.execute(f'DROP OWNED BY "{role}"')
+            await conn.execute(f'DROP ROLE "{role}"')
+    finally:
+        await conn.close()

@@ -1,0 +1,27 @@
+"""Hypothesis strategies for isolation-fuzz: identities, forged tokens, threads and plans.
+
+Each strategy draws plain data (strings, frozen records) so the state machine, the
+scenario files and the user's own tests can all use them.  Adversarial values are
+drawn often, not only at the edges: user ids that are prefixes of each other, that
+hold delimiters or glob characters, or that differ only by case or Unicode
+normalisation, because those are the ids that break key layouts.
+"""
+
+from __future__ import annotations
+
+from strategies.identities import confusable_pairs, identity_sets, user_ids
+from strategies.plans import KEY_POOL, plans, tool_calls
+from strategies.threads import THREAD_POOL, thread_ids
+from strategies.tokens import forgery_kinds
+
+__all__ = [
+    "KEY_POOL",
+    "THREAD_POOL",
+    "confusable_pairs",
+    "forgery_kinds",
+    "identity_sets",
+    "plans",
+    "thread_ids",
+    "tool_calls",
+    "user_ids",
+]
