@@ -15,14 +15,18 @@ come along.
 from __future__ import annotations
 
 import hashlib
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NoReturn
 
+import anyio
+
 from isolation_fuzz import oracle
 from isolation_fuzz.canary import find_canaries, make_canary
+from isolation_fuzz.checkpoint import installed_hook
 from isolation_fuzz.errors import AuthError, InfrastructureError
 from isolation_fuzz.history import History
 from isolation_fuzz.identity import AuthConfig, ForgeryKind, Redactor, forge_token, mint_token
@@ -290,6 +294,56 @@ class Execution:
             Move(step, "forge", name, forgery=kind, action=action,
                  outcome="accepted" if accepted else "rejected", extra={"victim": victim})
         )
+
+    def gather(
+        self, starts: Sequence[tuple[str, str, Plan]], rng: random.Random,
+        max_jitter: float = 0.002,
+    ) -> None:
+        """Run several plans at once, as a hand-written stress test does, in one move.
+
+        Each run sleeps a random ``0..max_jitter`` seconds at every checkpoint instead of
+        pausing for the scheduler, so the event loop decides the interleaving: what a
+        ``gather`` with jitter explores, and why such a test cannot replay what it finds.
+        Baseline A of ``benchmarks/zoo.py``.
+        """
+        step = self._next_step()
+        jobs = []
+        for name, thread_id, plan in starts:
+            self.run_count += 1
+            run_id = f"r{self.run_count}"
+            plan = self._with_canaries(name, plan)
+            ident = self.identities[name]
+            self.run_owner[run_id] = name
+            self.history.append(RunStarted(step, run_id, name, ident.user_id, thread_id, plan))
+            jobs.append((run_id, partial(self.harness.target.run, ident.token, thread_id,
+                                         plan, run_id), rng.random()))
+        outcomes: dict[str, StepOutcome] = {}
+
+        async def one(run_id: str, fn: Callable[[], Any], seed: float) -> None:
+            jitter = random.Random(seed)
+
+            async def hook(label: str) -> None:
+                await anyio.sleep(jitter.uniform(0, max_jitter))
+
+            with installed_hook(hook):
+                try:
+                    outcomes[run_id] = StepOutcome("finished", result=await fn())
+                except Exception as exc:  # a failing run is an outcome, as in step()
+                    outcomes[run_id] = StepOutcome("failed", error=exc)
+
+        async def all_together() -> None:
+            with anyio.move_on_after(self.harness.limits.block_timeout * 4):
+                async with anyio.create_task_group() as group:
+                    for job in jobs:
+                        group.start_soon(one, *job)
+
+        self.loop.call(all_together)
+        for run_id, _, _ in jobs:
+            outcome = outcomes.get(run_id, StepOutcome("blocked"))
+            text = self._record_outcome(step, run_id, outcome)
+            self.moves.append(Move(step, "start_run", self.run_owner[run_id], run_id,
+                                   self.history.runs[run_id].thread_id,
+                                   self.history.runs[run_id].plan, outcome=text))
 
     def final_reads(self) -> None:
         """Every run left paused finishes, then every identity looks; checked after each."""
