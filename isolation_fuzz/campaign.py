@@ -31,6 +31,7 @@ from isolation_fuzz.errors import UsageError
 from isolation_fuzz.machine import Harness, IsolationViolated, Limits, Stats, machine_for
 from isolation_fuzz.model import Violation
 from isolation_fuzz.replay import Replayed, minimize
+from isolation_fuzz.scenario import Scenario
 from isolation_fuzz.services import ServiceConfig
 from isolation_fuzz.session import open_session
 from isolation_fuzz.stopping import Stopper, StopRequested
@@ -104,6 +105,13 @@ class Finding:
     shrunk: bool
     #: Every event delivery of the failing example (step, run, owner, receiver, foreign).
     deliveries: tuple[dict[str, Any], ...] = ()
+
+    def to_scenario(self, target: TargetSpec, seed: int | None = None) -> Scenario:
+        """The finding as a scenario file's contents (what replay and export read)."""
+        return Scenario(
+            target, dict(self.identities), self.moves, self.violations,
+            shrunk=self.shrunk, seed=seed,
+        )
 
     @classmethod
     def of(cls, failure: IsolationViolated, shrunk: bool = False) -> Finding:

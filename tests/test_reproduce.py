@@ -18,7 +18,7 @@ from isolation_fuzz.campaign import CampaignConfig, run_campaign
 from isolation_fuzz.cli import main
 from isolation_fuzz.identity import AuthConfig
 from isolation_fuzz.reproduce import export_test, replay_scenario
-from isolation_fuzz.scenario import Scenario, load_scenario, save_scenario
+from isolation_fuzz.scenario import load_scenario, save_scenario
 from isolation_fuzz.target import TargetSpec
 
 BIN = Path(sys.executable).parent
@@ -31,14 +31,7 @@ def finding_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
         CampaignConfig(target=TargetSpec("zoo:delimiter_injection"), max_examples=300, seed=1)
     )
     assert result.finding is not None
-    scenario = Scenario(
-        TargetSpec("zoo:delimiter_injection"),
-        result.finding.identities,
-        result.finding.moves,
-        result.finding.violations,
-        shrunk=result.finding.shrunk,
-        seed=1,
-    )
+    scenario = result.finding.to_scenario(TargetSpec("zoo:delimiter_injection"), seed=1)
     return save_scenario(tmp_path_factory.mktemp("finding") / "scenario.json", scenario)
 
 

@@ -57,14 +57,7 @@ class RunReport:
         self.scenario_path = self.dir / "scenario.json"
 
     def scenario_of(self, result_meta: Mapping[str, Any], finding: Finding) -> Scenario:
-        return Scenario(
-            target=result_meta["target"],
-            identities=dict(finding.identities),
-            moves=tuple(finding.moves),
-            violations=tuple(finding.violations),
-            shrunk=finding.shrunk,
-            seed=result_meta.get("seed"),
-        )
+        return finding.to_scenario(result_meta["target"], result_meta.get("seed"))
 
     def save_finding(self, meta: Mapping[str, Any], finding: Finding) -> Path:
         """Save a failing case now, before shrinking: the report says it is not shrunk yet."""

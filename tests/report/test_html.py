@@ -83,10 +83,7 @@ def real_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
         CampaignConfig(target=TargetSpec("zoo:broadcast_events"), max_examples=100, seed=0)
     )
     assert result.finding is not None
-    scenario = Scenario(
-        result.target, result.finding.identities, result.finding.moves,
-        result.finding.violations,
-    )
+    scenario = result.finding.to_scenario(result.target)
     page = render_html(
         scenario, {"verdict": "violation", "deliveries": list(result.finding.deliveries)}
     )
