@@ -123,7 +123,7 @@ def minimize(
     budget_seconds: float = 60.0,
     should_stop: Callable[[], bool] = lambda: False,
 ) -> tuple[Replayed, bool]:
-    """Delete moves (and unused identities) while the replay keeps violating the same way.
+    """Delete moves, unused identities, then plan calls while the replay keeps violating.
 
     Returns the smallest failing replay and whether it is a fixpoint: no single
     deletion keeps it failing (``False`` when time ran out first).
@@ -143,8 +143,9 @@ def minimize(
             return best, True
 
 
-def _size(r: Replayed) -> tuple[int, int]:
-    return (sum(1 for m in r.moves if not m.final), len(r.identities))
+def _size(r: Replayed) -> tuple[int, int, int]:
+    chosen = [m for m in r.moves if not m.final]
+    return (len(chosen), len(r.identities), sum(len(m.plan) for m in chosen))
 
 
 def _smaller(current: Replayed) -> list[Replayed]:
@@ -163,4 +164,13 @@ def _smaller(current: Replayed) -> list[Replayed]:
     if len(current.identities) > 2 and last not in used:
         fewer = {n: u for n, u in current.identities.items() if n != last}
         out.append(Replayed(fewer, tuple(chosen), ()))
+    # Then tool calls within plans: a reader should see only the calls the leak needs.
+    for index, move in enumerate(chosen):
+        if move.kind != "start_run" or len(move.plan) < 2:
+            continue
+        for call in reversed(range(len(move.plan))):
+            plan = move.plan[:call] + move.plan[call + 1 :]
+            shorter = replace(move, plan=plan)
+            out.append(Replayed(current.identities,
+                                (*chosen[:index], shorter, *chosen[index + 1 :]), ()))
     return out
