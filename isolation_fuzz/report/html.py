@@ -151,9 +151,11 @@ def swimlane_svg(scenario: Scenario, deliveries: Sequence[Mapping[str, Any]] = (
         i = row_of_step.get(arrow.step, len(moves) - 1)
         y = row_y(i) + _BOX_H // 2 + (n % 3) * 3
         x1 = lane_x(arrow.source) + _LANE // 2 if arrow.source in index else _GUTTER
-        x2 = lane_x(arrow.target) + _LANE // 2
-        if x1 == x2:  # the receiver's own run carried someone else's data
-            x1 -= _LANE // 3
+        # The arrow stops at the near edge of the receiving box, leaving its text readable.
+        left_edge, right_edge = lane_x(arrow.target) + 8, lane_x(arrow.target) + _LANE - 8
+        if x1 == lane_x(arrow.target) + _LANE // 2:  # the receiver's own run carried it
+            x1 -= _LANE // 2 + 30
+        x2 = left_edge if x1 < left_edge else right_edge
         parts.append(
             f'<g class="arrow foreign" data-step="{arrow.step}" '
             f'data-from="{escape(arrow.source or "")}" data-to="{escape(arrow.target)}">'

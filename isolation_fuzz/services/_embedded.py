@@ -74,12 +74,15 @@ def start_redis() -> EmbeddedEngine:
 
 def start_postgres() -> EmbeddedEngine:
     """Start a real postgres (via pgserver) in a temporary data directory."""
-    pgserver = _require("pgserver")
+    with warnings.catch_warnings():
+        # platformdirs warns about XDG_RUNTIME_DIR on headless machines (at import and
+        # start); harmless here, and noise on a user's terminal.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+        pgserver = _require("pgserver")
     workdir = Path(tempfile.mkdtemp(prefix="isofuzz-pg-"))
     try:
         with warnings.catch_warnings():
-            # platformdirs warns about XDG_RUNTIME_DIR on headless machines; harmless here.
-            warnings.simplefilter("ignore")
+            warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
             server = pgserver.get_server(workdir / "pgdata", cleanup_mode="delete")
         url = server.get_uri()
     except Exception as exc:
