@@ -19,8 +19,10 @@ loop (a blocking portal), where the services and pools live for the whole campai
 
 from __future__ import annotations
 
+from typing import cast
+
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from isolation_fuzz.execution import Execution, Harness, IsolationViolated, Limits, Stats
 from isolation_fuzz.identity import ForgeryKind
@@ -78,56 +80,56 @@ def machine_for(harness: Harness) -> type[RuleBasedStateMachine]:
             # but always valid were what the shrinker failed to delete.
             self.ex.log_in(ids)
 
-        @precondition(lambda self: self.ex.run_count < limits.max_runs)
+        # One rule draws which move comes next from the moves possible now.  Separate
+        # rules with preconditions let Hypothesis's swarm flags switch off every rule
+        # that could run (say, all but `finish` once the runs are spent), aborting
+        # most examples as invalid after their engines had done the work.
+        def _possible(self) -> list[str]:
+            ex = self.ex
+            kinds = []
+            if ex.run_count < limits.max_runs:
+                kinds.append("start_run")
+            if ex.active():
+                kinds += ["step_run", "finish_run"]
+            if ex.look_count < limits.max_looks:
+                kinds.append("look")
+            if ex.forgeries < limits.max_forgeries:
+                kinds.append("forge")
+            return kinds
+
         @rule(data=st.data())
-        def start_run(self, data: st.DataObject) -> None:
+        def move(self, data: st.DataObject) -> None:
+            kinds = self._possible()
+            if not kinds:
+                return  # everything spent: an idle rule leaves no move
             self.settled = False
+            getattr(self, "_" + data.draw(st.sampled_from(kinds), label="move"))(data)
+
+        def _start_run(self, data: st.DataObject) -> None:
             plan = data.draw(self.plans, label="plan")
             name = data.draw(st.sampled_from(self.ex.names), label="identity")
             self.ex.start_run(name, self._thread(data), plan)
 
-        @precondition(lambda self: bool(self.ex.active()))
-        @rule(data=st.data())
-        def step_run(self, data: st.DataObject) -> None:
-            self.settled = False
+        def _step_run(self, data: st.DataObject) -> None:
             self.ex.step(self._choose(data, "run"))
 
-        @precondition(lambda self: bool(self.ex.active()))
-        @rule(data=st.data())
-        def finish_run(self, data: st.DataObject) -> None:
-            # One rule for "let this run go to the end": without it, a scenario that
+        def _finish_run(self, data: st.DataObject) -> None:
+            # "Let this run go to the end" as one move: without it, a scenario that
             # needs a run finished costs one step per checkpoint, and shrinks poorly.
-            self.settled = False
             self.ex.finish(self._choose(data, "run"))
 
-        @precondition(lambda self: self.ex.look_count < limits.max_looks)
-        @rule(data=st.data())
-        def look(self, data: st.DataObject) -> None:
+        def _look(self, data: st.DataObject) -> None:
             # A user looking at everything they have stored, in one move, mid-example:
             # reads while other runs are paused see what the final reads cannot.
-            self.settled = False
             name = data.draw(st.sampled_from(self.ex.names), label="identity")
             self.ex.look(name, self._thread(data))
 
-        @precondition(lambda self: self.ex.forgeries < limits.max_forgeries)
-        @rule(data=st.data(), kind=forgery_kinds(), action=st.sampled_from(["connect", "run"]))
-        def forge(self, data: st.DataObject, kind: ForgeryKind, action: str) -> None:
-            self.settled = False
+        def _forge(self, data: st.DataObject) -> None:
+            kind = cast(ForgeryKind, data.draw(forgery_kinds(), label="forgery"))
+            action = data.draw(st.sampled_from(["connect", "run"]), label="action")
             name = data.draw(st.sampled_from(self.ex.names), label="identity")
             victim = data.draw(st.sampled_from(self.ex.names), label="victim")
             self.ex.forge(name, victim, kind, action)
-
-        # Hypothesis runs a fixed number of rules per example and needs one to choose
-        # once every run is spent; idling costs nothing, leaves no move, and the
-        # shrinker deletes it.
-        @precondition(
-            lambda self: self.ex.run_count >= limits.max_runs
-            and self.ex.look_count >= limits.max_looks
-            and not self.ex.active()
-        )
-        @rule()
-        def idle(self) -> None:
-            pass
 
         # -- checking ------------------------------------------------------------
 
