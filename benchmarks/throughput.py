@@ -27,8 +27,8 @@ from typing import Any
 
 import anyio
 
-from isolation_fuzz.campaign import CampaignConfig, run_campaign
-from isolation_fuzz.reference import schema
+from isolation_fuzz.engine.campaign import CampaignConfig, run_campaign
+from isolation_fuzz.platform import schema
 from isolation_fuzz.services import ServiceConfig, ServiceSet, open_services
 
 RESULTS = Path(__file__).parent / "results"

@@ -31,13 +31,13 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from isolation_fuzz.campaign import CampaignConfig, run_campaign
-from isolation_fuzz.execution import Execution, IsolationViolated, Limits
+from isolation_fuzz.engine.campaign import CampaignConfig, run_campaign
+from isolation_fuzz.engine.execution import Execution, IsolationViolated, Limits
+from isolation_fuzz.engine.session import open_session
 from isolation_fuzz.model import STORES, ToolCall
+from isolation_fuzz.platform.bugs import BUGS
 from isolation_fuzz.services import ServiceConfig
-from isolation_fuzz.session import open_session
 from isolation_fuzz.target import TargetSpec
-from isolation_fuzz.zoo import BUGS
 from strategies.plans import KEY_POOL
 from strategies.threads import THREAD_POOL
 

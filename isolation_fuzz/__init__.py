@@ -11,6 +11,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from isolation_fuzz.checkpoint import checkpoint
+from isolation_fuzz.engine.reproduce import ReplayReport, export_test, replay_scenario
+from isolation_fuzz.engine.scenario import Scenario, ScenarioError, load_scenario, save_scenario
 from isolation_fuzz.errors import (
     AuthError,
     InfrastructureError,
@@ -19,8 +21,6 @@ from isolation_fuzz.errors import (
     UsageError,
 )
 from isolation_fuzz.model import Event, Plan, ToolCall, Violation
-from isolation_fuzz.reproduce import ReplayReport, export_test, replay_scenario
-from isolation_fuzz.scenario import Scenario, ScenarioError, load_scenario, save_scenario
 
 __all__ = [
     "AuthError",

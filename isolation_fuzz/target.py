@@ -3,7 +3,7 @@
 A user adapts their own backend by writing one object with these few async
 methods (no subclassing): the engine calls them from inside its campaign event
 loop and never imports the system itself.  The bundled reference platform is one
-implementation (``isolation_fuzz.reference.platform``); its seeded-bug variants are
+implementation (``isolation_fuzz.platform.reference``); its seeded-bug variants are
 others.
 
 Contract, in the engine's words:
@@ -88,7 +88,7 @@ TargetFactory = Callable[[TargetSpec, Any, Any], AbstractAsyncContextManager[Tar
 
 # Targets register lazily by module path so the engine never imports them up front.
 _REGISTRY: dict[str, str | TargetFactory] = {
-    "reference": "isolation_fuzz.reference.platform:open_reference_target",
+    "reference": "isolation_fuzz.platform.reference:open_reference_target",
 }
 
 
@@ -101,7 +101,7 @@ def _resolve(spec: TargetSpec) -> TargetFactory:
     name = spec.name
     path = _REGISTRY.get(name)
     if path is None and name.startswith("zoo:"):
-        path = f"isolation_fuzz.zoo.{name[4:]}:open_target"
+        path = f"isolation_fuzz.platform.bugs.{name[4:]}:open_target"
     if path is None:
         raise UsageError(
             f"unknown target {name!r}; choose one of {sorted(_REGISTRY)} or 'zoo:<bug>'"

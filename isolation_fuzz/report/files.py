@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from isolation_fuzz._atomic import write_atomic
+from isolation_fuzz.engine.scenario import Scenario, save_scenario
 from isolation_fuzz.report.junit import junit_xml
-from isolation_fuzz.scenario import Scenario, save_scenario
 
 if TYPE_CHECKING:
-    from isolation_fuzz.campaign import CampaignResult, Finding
+    from isolation_fuzz.engine.campaign import CampaignResult, Finding
 
 __all__ = ["RunReport", "corpus_name", "new_run_id", "summary_of", "verdict_of"]
 

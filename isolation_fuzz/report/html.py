@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from isolation_fuzz.scenario import Scenario
-from isolation_fuzz.trace import Move
+from isolation_fuzz.engine.scenario import Scenario
+from isolation_fuzz.engine.trace import Move
 
 __all__ = ["render_html", "swimlane_svg"]
 

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.etree import ElementTree as ET
 
-from isolation_fuzz import oracle
-from isolation_fuzz.scenario import Scenario
-from isolation_fuzz.trace import format_moves
+from isolation_fuzz.engine import oracle
+from isolation_fuzz.engine.scenario import Scenario
+from isolation_fuzz.engine.trace import format_moves
 
 __all__ = ["INVARIANT_NAMES", "JUnitCase", "junit_xml", "scenario_text"]
 

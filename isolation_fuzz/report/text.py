@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from isolation_fuzz.trace import format_moves, scenario_length
+from isolation_fuzz.engine.trace import format_moves, scenario_length
 
 if TYPE_CHECKING:
-    from isolation_fuzz.campaign import CampaignResult
+    from isolation_fuzz.engine.campaign import CampaignResult
 
 __all__ = ["format_result"]
 

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import anyio
 import anyio.to_thread
 
-from isolation_fuzz.identity import redact_url
+from isolation_fuzz.engine.identity import redact_url
 from isolation_fuzz.services import _postgres, _redis
 from isolation_fuzz.services._clickhouse import AsyncClickHouse, connect_clickhouse
 from isolation_fuzz.services._embedded import (

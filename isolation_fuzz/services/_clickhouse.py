@@ -15,8 +15,8 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from isolation_fuzz.engine.identity import redact_url
 from isolation_fuzz.errors import MissingDependency, ServiceUnavailable
-from isolation_fuzz.identity import redact_url
 
 __all__ = ["AsyncClickHouse", "connect_clickhouse"]
 

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from isolation_fuzz.engine.identity import redact_url
 from isolation_fuzz.errors import MissingDependency, ServiceUnavailable
-from isolation_fuzz.identity import redact_url
 
 if TYPE_CHECKING:
     from isolation_fuzz.services import ServiceSet

@@ -6,8 +6,8 @@ from typing import Any
 
 import anyio
 
+from isolation_fuzz.engine.identity import redact_url
 from isolation_fuzz.errors import ServiceUnavailable
-from isolation_fuzz.identity import redact_url
 
 __all__ = ["client", "drop_prefix", "ping"]
 

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from isolation_fuzz.campaign import CampaignConfig, run_campaign
+from isolation_fuzz.engine.campaign import CampaignConfig, run_campaign
+from isolation_fuzz.engine.scenario import Scenario
+from isolation_fuzz.engine.trace import Move
 from isolation_fuzz.model import ToolCall, Violation
 from isolation_fuzz.report.html import render_html
-from isolation_fuzz.scenario import Scenario
 from isolation_fuzz.target import TargetSpec
-from isolation_fuzz.trace import Move
 
 HOSTILE = "<script>alert('x')</script>&\""
 

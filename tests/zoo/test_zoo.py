@@ -11,16 +11,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from isolation_fuzz.campaign import CampaignConfig, run_campaign
-from isolation_fuzz.execution import Harness, Limits, canary_for
+from isolation_fuzz.engine.campaign import CampaignConfig, run_campaign
+from isolation_fuzz.engine.execution import Harness, Limits, canary_for
+from isolation_fuzz.engine.replay import perform
+from isolation_fuzz.engine.session import open_session
+from isolation_fuzz.engine.trace import Move, scenario_length
 from isolation_fuzz.model import ToolCall
-from isolation_fuzz.replay import perform
+from isolation_fuzz.platform.bugs import BUGS
 from isolation_fuzz.services import ServiceConfig
-from isolation_fuzz.session import open_session
 from isolation_fuzz.target import TargetSpec
-from isolation_fuzz.trace import Move, scenario_length
-from isolation_fuzz.zoo import BUGS
-from isolation_fuzz.zoo.runner import ZooRow, format_zoo
+from isolation_fuzz.zoo import ZooRow, format_zoo
 
 EXPECTED_INVARIANT = {
     "global_current_user": {"no_foreign_data", "read_your_writes"},
@@ -57,7 +57,7 @@ def test_bug_is_caught(bug: str) -> None:
 
 @pytest.mark.parametrize("bug", BUGS)
 def test_module_states_its_shortest_interleaving(bug: str) -> None:
-    module = importlib.import_module(f"isolation_fuzz.zoo.{bug}")
+    module = importlib.import_module(f"isolation_fuzz.platform.bugs.{bug}")
     assert isinstance(module.SHORTEST, int)
     assert module.SHORTEST >= 0
     assert f"Shortest interleaving: {module.SHORTEST} move" in (module.__doc__ or "")
@@ -156,7 +156,7 @@ def reference() -> Iterator[Harness]:
 @pytest.mark.parametrize("bug", BUGS)
 def test_the_stated_shortest_interleaving_shows_the_bug(bug: str, reference: Harness) -> None:
     identities, moves = WITNESSES[bug]
-    module = importlib.import_module(f"isolation_fuzz.zoo.{bug}")
+    module = importlib.import_module(f"isolation_fuzz.platform.bugs.{bug}")
     assert len(moves) == module.SHORTEST
     with open_session(TargetSpec(f"zoo:{bug}"), ServiceConfig(), Limits()) as session:
         replayed = perform(session.harness, identities, moves)

@@ -1,0 +1,80 @@
+"""``isolation-fuzz check``: the pre-release gate.
+
+First every scenario in the corpus is replayed: each that still reproduces is a
+bug that came back (or was never fixed).  Then the ``pre-release`` profile runs:
+derandomized, so the same build gets the same verdict, with a fixed budget.
+The gate passes only if nothing reproduced and nothing new was found.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TextIO
+
+from isolation_fuzz._atomic import write_atomic
+from isolation_fuzz.cli._flags import services_from
+from isolation_fuzz.cli.run import report_for, run_with_report
+from isolation_fuzz.engine.campaign import PROFILES, CampaignConfig
+from isolation_fuzz.engine.reproduce import replay_all, scenario_files
+from isolation_fuzz.engine.scenario import load_scenario
+from isolation_fuzz.report import format_result
+from isolation_fuzz.report.junit import JUnitCase, invariant_cases, junit_xml
+from isolation_fuzz.target import TargetSpec
+
+__all__ = ["check_command"]
+
+
+def check_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Exit 1 if a corpus scenario reproduces or the pre-release campaign finds a violation."""
+    corpus = Path(args.corpus)
+    files = scenario_files(corpus) if corpus.exists() else []
+    scenarios = [load_scenario(p) for p in files]  # a bad file fails the gate loudly (exit 2)
+    services = services_from(args)
+    override = TargetSpec(args.target, args.transport) if args.target else None
+    cases: list[JUnitCase] = []
+    reproduced = 0
+    out.write(f"corpus {corpus}: {len(scenarios)} scenario(s)\n")
+    for path, report in zip(files, replay_all(scenarios, override, services), strict=True):
+        if report.reproduced:
+            reproduced += 1
+        status = "REPRODUCES" if report.reproduced else "fixed"
+        out.write(f"  {status:<10} {path.name} ({report.target.name})\n")
+        cases.append(
+            JUnitCase(
+                f"replay {path.name}",
+                "isolation-fuzz.corpus",
+                report.explain() if report.reproduced else None,
+                ", ".join(sorted(report.scenario.invariants)),
+            )
+        )
+
+    profile = PROFILES["pre-release"]
+    config = CampaignConfig(
+        target=override or TargetSpec("reference"),
+        profile=profile.name,
+        max_examples=args.max_examples,
+        services=services,
+    )
+    run_report = report_for(args, f"check-{config.target.name}")
+    result = run_with_report(
+        config, run_report, err, None, args.max_examples or profile.max_examples, quiet=args.quiet
+    )
+    out.write(format_result(result) + "\n")
+    scenario = None
+    if result.finding is not None:
+        scenario = run_report.scenario_of(
+            {"target": result.target, "seed": result.seed}, result.finding
+        )
+    cases += invariant_cases("isolation-fuzz.pre-release", scenario)
+    junit = junit_xml("isolation-fuzz check", cases=cases)
+    write_atomic(run_report.dir / "junit.xml", junit)
+    if args.junit:
+        write_atomic(Path(args.junit), junit)
+    failed = reproduced > 0 or result.finding is not None
+    out.write(
+        f"gate: {'FAIL' if failed else 'PASS'} ({reproduced} of {len(scenarios)} corpus "
+        f"scenario(s) reproduce; pre-release campaign {result.verdict})\n"
+    )
+    return 1 if failed else 0
+

@@ -1,0 +1,32 @@
+"""``isolation-fuzz zoo``: every seeded bug, then the correct platform, as a table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TextIO
+
+from isolation_fuzz.errors import UsageError
+from isolation_fuzz.platform.bugs import BUGS
+from isolation_fuzz.zoo import ZooRow, format_row, format_zoo, run_zoo
+
+__all__ = ["zoo_command"]
+
+
+def zoo_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Exit 0 only if every variant was caught (and shrunk well) and the platform is clean."""
+    json_path = Path(args.json) if args.json else None
+    if json_path is not None and not json_path.parent.exists():
+        raise UsageError(f"cannot write {json_path}: directory {json_path.parent} does not exist")
+    bugs = args.bugs or list(BUGS)
+
+    def progress(row: ZooRow) -> None:
+        err.write("zoo: " + " | ".join(format_row(row)) + f" ({row.elapsed:.0f}s)\n")
+        err.flush()
+
+    rows = run_zoo(bugs, budget_per_bug=args.budget_per_bug, seed=args.seed, on_row=progress)
+    out.write(format_zoo(rows) + "\n")
+    if json_path is not None:
+        json_path.write_text(json.dumps([r.to_json() for r in rows], indent=2) + "\n")
+    return 0 if all(r.ok for r in rows) else 1

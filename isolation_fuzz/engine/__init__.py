@@ -1,0 +1,16 @@
+"""The engine: the search for isolation violations, and nothing it searches.
+
+What lives here: the records of what happened (``history``, ``canary``), the oracle
+that reads them (``oracle``), the step controller that owns the interleaving
+(``schedule``), one example's world and its moves (``execution``), the Hypothesis
+state machine that draws the moves (``machine``), the campaign that runs the
+machine to a budget (``campaign``, ``stopping``, ``session``), and what turns a
+finding into a replayable file (``trace``, ``scenario``, ``replay``, ``reproduce``).
+
+Who may import it: the CLI, the reporters, the zoo runner, the pytest plugin and
+users who drive a campaign from Python.  The engine itself imports nothing from
+``isolation_fuzz.platform``, ``isolation_fuzz.cli`` or ``isolation_fuzz.report``:
+it reaches a system under test only through :mod:`isolation_fuzz.target` (a
+protocol and a lazy registry), and its results leave through events and return
+values.  ``tests/test_layers.py`` holds it to that.
+"""

@@ -1,0 +1,312 @@
+"""A campaign: services up, target open, the state machine run to a budget, a verdict.
+
+The campaign owns one event loop (a blocking portal) for its whole life: the
+services, the connection pools and the target live there, and the synchronous
+Hypothesis state machine reaches them through the portal.
+
+Budgets.  Hypothesis counts examples, not seconds, so a time budget runs the
+machine in batches, each sized from the measured time per example so that it fits
+in what is left, and each seeded from the campaign seed and its batch number: the
+same seed and budget explore the same examples in the same order.
+
+Settings are built from Hypothesis's ``default`` profile, never from whichever
+profile is loaded, so the ``ci`` profile Hypothesis switches on under CI cannot
+silently turn a nightly campaign derandomized or database-less.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
+from hypothesis.database import ExampleDatabase
+from hypothesis.errors import Flaky
+from hypothesis.stateful import run_state_machine_as_test
+
+from isolation_fuzz.engine.machine import Harness, IsolationViolated, Limits, Stats, machine_for
+from isolation_fuzz.engine.replay import Replayed, minimize
+from isolation_fuzz.engine.scenario import Scenario
+from isolation_fuzz.engine.session import open_session
+from isolation_fuzz.engine.stopping import Stopper, StopRequested
+from isolation_fuzz.engine.trace import Move, scenario_length
+from isolation_fuzz.errors import UsageError
+from isolation_fuzz.model import Violation
+from isolation_fuzz.services import ServiceConfig
+from isolation_fuzz.target import TargetSpec, resolve_target
+
+__all__ = [
+    "PROFILES",
+    "CampaignConfig",
+    "CampaignResult",
+    "Finding",
+    "Profile",
+    "run_campaign",
+]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named set of campaign defaults."""
+
+    name: str
+    max_examples: int
+    budget_seconds: float | None
+    step_count: int
+    derandomize: bool
+    use_database: bool
+    #: Examples Hypothesis may run shrinking a failure before the move minimiser takes
+    #: over: a count, not seconds, so that the same seed shrinks to the same scenario.
+    shrink_examples: int = 100
+
+
+PROFILES: dict[str, Profile] = {
+    "quick": Profile("quick", 100, None, 30, False, False),
+    "nightly": Profile("nightly", 1_000_000, 30 * 60, 40, False, True, 400),
+    "pre-release": Profile("pre-release", 300, None, 30, True, False),
+}
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """Everything a campaign needs; unset budgets come from the profile."""
+
+    target: TargetSpec = field(default_factory=TargetSpec)
+    profile: str = "quick"
+    max_examples: int | None = None
+    budget_seconds: float | None = None
+    seed: int | None = None
+    services: ServiceConfig = field(default_factory=ServiceConfig)
+    limits: Limits = field(default_factory=Limits)
+    database: ExampleDatabase | None = None
+    #: Shrink a failing example to the shortest interleaving (off: report it as found).
+    shrink: bool = True
+
+    def resolved_profile(self) -> Profile:
+        try:
+            return PROFILES[self.profile]
+        except KeyError:
+            raise UsageError(
+                f"unknown profile {self.profile!r}; choose one of {sorted(PROFILES)}"
+            ) from None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The violations of one failing example, with the example itself."""
+
+    violations: tuple[Violation, ...]
+    identities: dict[str, str]
+    moves: tuple[Move, ...]
+    #: Whether no single move can be deleted with the violation still showing.
+    shrunk: bool
+    #: Every event delivery of the failing example (step, run, owner, receiver, foreign).
+    deliveries: tuple[dict[str, Any], ...] = ()
+
+    def to_scenario(self, target: TargetSpec, seed: int | None = None) -> Scenario:
+        """The finding as a scenario file's contents (what replay and export read)."""
+        return Scenario(
+            target, dict(self.identities), self.moves, self.violations,
+            shrunk=self.shrunk, seed=seed,
+        )
+
+    @classmethod
+    def of(cls, failure: IsolationViolated, shrunk: bool = False) -> Finding:
+        return cls(
+            tuple(failure.violations), dict(failure.identities), tuple(failure.moves), shrunk,
+            tuple(failure.deliveries()),
+        )
+
+
+@dataclass(frozen=True)
+class CampaignResult:
+    """What a campaign found and what it spent."""
+
+    verdict: Literal["clean", "violation"]
+    finding: Finding | None
+    examples: int
+    steps: int
+    elapsed: float
+    seed: int | None
+    profile: str
+    target: TargetSpec
+    services: dict[str, str]
+    #: Seconds of fuzzing (engines already up) and examples run until the first violation.
+    first_failure_seconds: float | None = None
+    first_failure_examples: int | None = None
+    #: Why the campaign stopped before its budget: "SIGINT", "SIGTERM", "budget"...
+    stopped_by: str | None = None
+    #: Seconds spent fuzzing, engines already up; and the tool calls performed in them.
+    fuzzing_seconds: float = 0.0
+    tool_calls: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.verdict == "clean" else 1
+
+
+def hypothesis_settings(
+    profile: Profile, max_examples: int, db: ExampleDatabase | None, shrink: bool = True
+) -> Any:
+    """Settings for one batch, derived from the ``default`` profile only."""
+    phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if shrink else [])
+    return settings(
+        settings.get_profile("default"),
+        max_examples=max_examples,
+        stateful_step_count=profile.step_count,
+        deadline=None,
+        derandomize=profile.derandomize,
+        database=db if profile.use_database or db is not None else None,
+        verbosity=Verbosity.quiet,
+        report_multiple_bugs=False,
+        print_blob=False,
+        phases=phases,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
+def run_campaign(
+    config: CampaignConfig,
+    *,
+    on_progress: Callable[[Stats, float], None] | None = None,
+    on_finding: Callable[[Finding], None] | None = None,
+) -> CampaignResult:
+    """Run one campaign to its budget or first violation, and return the result.
+
+    ``on_finding`` hears of the first failing example as soon as it fails and of
+    each smaller one shrinking finds, so a caller can save it before anything
+    else can go wrong; the last call it gets is the finding returned.
+    """
+    profile = config.resolved_profile()
+    max_examples = config.max_examples if config.max_examples is not None else profile.max_examples
+    budget = config.budget_seconds if config.budget_seconds is not None else profile.budget_seconds
+    if config.max_examples is not None and config.budget_seconds is None:
+        budget = None  # an explicit example count is the budget
+    if max_examples < 1:
+        raise UsageError(f"--max-examples must be at least 1, got {max_examples}")
+    resolve_target(config.target)  # a bad target name fails before any engine starts
+    campaign_seed = None if profile.derandomize else (
+        config.seed if config.seed is not None else secrets.randbelow(2**32)
+    )
+    started = time.monotonic()
+    stopper = Stopper(None if budget is None else started + budget)
+    best: list[Finding] = []
+
+    def progress(s: Stats) -> None:
+        stopper.check(s.examples)
+        if on_progress is not None:
+            on_progress(s, time.monotonic() - started)
+
+    def keep(failure: IsolationViolated) -> None:
+        found = Finding.of(failure)
+        if best and scenario_length(found.moves) >= scenario_length(best[0].moves):
+            return
+        if not best:
+            stopper.shrink_after = stats.examples + profile.shrink_examples
+        best[:] = [found]
+        if on_finding is not None:
+            on_finding(found)
+
+    stopped_by: str | None = None
+    with stopper, open_session(
+        config.target, config.services, config.limits, progress, keep
+    ) as session:
+        harness = session.harness
+        stats = harness.stats
+        machine = machine_for(harness)
+        try:
+            finding = _run_batches(
+                machine, profile, max_examples, budget, campaign_seed, config, stats, started
+            )
+        except StopRequested as stop:
+            stopped_by = stop.reason
+            finding = best[0] if best else None
+        if finding is not None and config.shrink and not stopper.stopping():
+            finding = _minimize(harness, finding, stopper)
+            if on_finding is not None:
+                on_finding(finding)
+        described = session.services
+        fuzzing_seconds = time.monotonic() - stats.started
+
+    return CampaignResult(
+        verdict="violation" if finding else "clean",
+        finding=finding,
+        examples=stats.examples,
+        steps=stats.steps,
+        elapsed=time.monotonic() - started,
+        seed=campaign_seed,
+        profile=profile.name,
+        target=config.target,
+        services=described,
+        first_failure_seconds=stats.first_failure_seconds,
+        first_failure_examples=stats.first_failure_examples,
+        stopped_by=None if stopped_by == "shrink limit" else stopped_by,
+        fuzzing_seconds=fuzzing_seconds,
+        tool_calls=stats.tool_calls,
+    )
+
+
+def _run_batches(
+    machine: Any,
+    profile: Profile,
+    max_examples: int,
+    budget: float | None,
+    campaign_seed: int | None,
+    config: CampaignConfig,
+    stats: Stats,
+    started: float,
+) -> Finding | None:
+    remaining = max_examples
+    batch = 0
+    while remaining > 0:
+        size = remaining
+        if budget is not None:
+            left = budget - (time.monotonic() - started)
+            if left <= 0:
+                break
+            per_example = (time.monotonic() - started) / max(stats.examples, 1)
+            size = max(1, min(remaining, int(left / max(per_example, 1e-3)), 200))
+        if campaign_seed is not None:
+            seed(campaign_seed + batch)(machine)
+        before = stats.examples
+        try:
+            run_state_machine_as_test(
+                machine,
+                settings=hypothesis_settings(profile, size, config.database, config.shrink),
+            )
+        except IsolationViolated as failure:
+            return Finding.of(failure)
+        except Flaky as exc:
+            cause = _first_violation(exc)
+            if cause is None:
+                raise
+            return Finding.of(cause)
+        ran = stats.examples - before
+        remaining -= max(ran, size) if budget is None else ran
+        batch += 1
+        if budget is None:
+            break
+        if ran == 0:
+            break
+    return None
+
+
+def _minimize(harness: Harness, finding: Finding, stopper: Stopper) -> Finding:
+    found = Replayed(finding.identities, finding.moves, finding.violations, finding.deliveries)
+    best, fixpoint = minimize(harness, found, should_stop=stopper.stopping)
+    return Finding(best.violations, best.identities, best.moves, fixpoint, best.deliveries)
+
+
+def _first_violation(exc: BaseException) -> IsolationViolated | None:
+    seen: list[BaseException] = [exc]
+    while seen:
+        current = seen.pop()
+        if isinstance(current, IsolationViolated):
+            return current
+        seen.extend(getattr(current, "exceptions", ()))
+        if current.__cause__ is not None:
+            seen.append(current.__cause__)
+    return None

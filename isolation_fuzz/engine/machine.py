@@ -1,0 +1,149 @@
+"""The Hypothesis state machine that drives interleaved multi-user agent runs.
+
+Design note.  Hypothesis runs rules one at a time and knows nothing of
+concurrency, so the interleaving itself is made part of the generated data: a
+rule *starts* an agent run (which advances to its first checkpoint and pauses) and
+another rule *steps* one chosen run to its next checkpoint.  Only one run moves at
+a time (see :mod:`isolation_fuzz.engine.schedule`), so the sequence of rules fixes the
+interleaving completely; Hypothesis explores it, shrinks it by deleting and
+simplifying rules, and replays it exactly.
+
+Everything observed lands in the :class:`~isolation_fuzz.engine.history.History`, and
+after every rule the oracle checks every invariant over it.  A violation raises
+:class:`IsolationViolated`, which Hypothesis treats as a failure to shrink.
+
+The machine reaches the system under test only through the
+:class:`~isolation_fuzz.target.Target` protocol, from inside the campaign's event
+loop (a blocking portal), where the services and pools live for the whole campaign.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from isolation_fuzz.engine.execution import Execution, Harness, IsolationViolated, Limits, Stats
+from isolation_fuzz.engine.identity import ForgeryKind
+from isolation_fuzz.model import STORES, Store
+from strategies import forgery_kinds, identity_sets, plans, thread_ids
+
+__all__ = ["Harness", "IsolationViolated", "Limits", "Stats", "machine_for"]
+
+
+def machine_for(harness: Harness) -> type[RuleBasedStateMachine]:
+    """A state machine class bound to one campaign's harness."""
+    limits = harness.limits
+    # Swarm testing: most examples focus on one store, so that one identity's writes
+    # and another's reads meet far more often than with every store in every plan.
+    plan_strategies = {
+        focus: plans(stores=focus, max_calls=limits.max_plan_calls)
+        for focus in [(store,) for store in STORES] + [STORES]
+    }
+
+    class IsolationMachine(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            harness.stats.examples += 1
+            self.ex = Execution(harness)
+            # True once the invariants have passed after the latest rule: the final
+            # reads run only then, never on top of a rule that raised.
+            self.settled = False
+
+        def _choose(self, data: st.DataObject, label: str) -> str:
+            # Choose by owner, then newest-first among that owner's runs, rather than by
+            # position in one list: deleting an unrelated earlier move while shrinking
+            # then leaves this choice pointing at the same run.
+            runs = self.ex.active()
+            owners = sorted({self.ex.run_owner[run] for run in runs})
+            name = data.draw(st.sampled_from(owners), label=f"{label} owner")
+            mine = [run for run in runs if self.ex.run_owner[run] == name]
+            back = data.draw(st.integers(0, len(mine) - 1), label=f"{label}, newest first")
+            return mine[len(mine) - 1 - back]
+
+        def _thread(self, data: st.DataObject) -> str:
+            user_ids = list(self.ex.user_ids().values())
+            return data.draw(thread_ids(user_ids), label="thread")
+
+        # -- rules ---------------------------------------------------------------
+
+        @initialize(
+            ids=identity_sets(min_size=2, max_size=limits.max_identities),
+            focus=st.sampled_from(sorted(plan_strategies, key=len)),
+        )
+        def log_in(self, ids: list[str], focus: tuple[Store, ...]) -> None:
+            self.settled = False
+            self.plans = plan_strategies[focus]
+            # Every identity is connected from the start and stays connected: events need
+            # somewhere to land, and connect/disconnect moves that are rarely part of a bug
+            # but always valid were what the shrinker failed to delete.
+            self.ex.log_in(ids)
+
+        # One rule draws which move comes next from the moves possible now.  Separate
+        # rules with preconditions let Hypothesis's swarm flags switch off every rule
+        # that could run (say, all but `finish` once the runs are spent), aborting
+        # most examples as invalid after their engines had done the work.
+        def _possible(self) -> list[str]:
+            ex = self.ex
+            kinds = []
+            if ex.run_count < limits.max_runs:
+                kinds.append("start_run")
+            if ex.active():
+                kinds += ["step_run", "finish_run"]
+            if ex.look_count < limits.max_looks:
+                kinds.append("look")
+            if ex.forgeries < limits.max_forgeries:
+                kinds.append("forge")
+            return kinds
+
+        @rule(data=st.data())
+        def move(self, data: st.DataObject) -> None:
+            kinds = self._possible()
+            if not kinds:
+                return  # everything spent: an idle rule leaves no move
+            self.settled = False
+            getattr(self, "_" + data.draw(st.sampled_from(kinds), label="move"))(data)
+
+        def _start_run(self, data: st.DataObject) -> None:
+            plan = data.draw(self.plans, label="plan")
+            name = data.draw(st.sampled_from(self.ex.names), label="identity")
+            self.ex.start_run(name, self._thread(data), plan)
+
+        def _step_run(self, data: st.DataObject) -> None:
+            self.ex.step(self._choose(data, "run"))
+
+        def _finish_run(self, data: st.DataObject) -> None:
+            # "Let this run go to the end" as one move: without it, a scenario that
+            # needs a run finished costs one step per checkpoint, and shrinks poorly.
+            self.ex.finish(self._choose(data, "run"))
+
+        def _look(self, data: st.DataObject) -> None:
+            # A user looking at everything they have stored, in one move, mid-example:
+            # reads while other runs are paused see what the final reads cannot.
+            name = data.draw(st.sampled_from(self.ex.names), label="identity")
+            self.ex.look(name, self._thread(data))
+
+        def _forge(self, data: st.DataObject) -> None:
+            kind = cast(ForgeryKind, data.draw(forgery_kinds(), label="forgery"))
+            action = data.draw(st.sampled_from(["connect", "run"]), label="action")
+            name = data.draw(st.sampled_from(self.ex.names), label="identity")
+            victim = data.draw(st.sampled_from(self.ex.names), label="victim")
+            self.ex.forge(name, victim, kind, action)
+
+        # -- checking ------------------------------------------------------------
+
+        @invariant()
+        def isolation_holds(self) -> None:
+            self.ex.check()
+            self.settled = True
+
+        def teardown(self) -> None:
+            try:
+                if self.settled:
+                    self.ex.final_reads()
+            finally:
+                self.ex.close()
+
+    IsolationMachine.__name__ = "IsolationMachine"
+    return IsolationMachine

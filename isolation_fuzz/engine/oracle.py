@@ -1,0 +1,344 @@
+"""The oracle: the invariants of isolation, as plain functions over a history.
+
+Each invariant is named for the property that must hold and returns the
+violations it finds, each naming the anomaly (what went wrong), the identities
+involved, the step and structured evidence.  They read only the history, never
+the target, so they can be checked after every step of a live example and again
+over a replayed scenario.  ``check`` runs after every step on histories of about a
+hundred records, so each invariant is one pass over the records plus work per run.
+
+Messages are one sentence each, naming the invariant, the identities with their
+user ids, the step and what leaked where.  Records never hold tokens, so neither
+can a message built from them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from isolation_fuzz.engine.history import History
+from isolation_fuzz.model import (
+    ConnectionClosed,
+    ConnectionOpened,
+    EventDelivered,
+    ForgedAttempt,
+    ResidueProbed,
+    RunStarted,
+    ToolResult,
+    Violation,
+)
+
+__all__ = [
+    "INVARIANTS",
+    "Invariant",
+    "check",
+    "complete_lifecycle",
+    "events_reach_only_owner",
+    "expected_kinds",
+    "no_foreign_data",
+    "no_residue",
+    "read_your_writes",
+    "rejects_bad_tokens",
+]
+
+Invariant = Callable[[History], list[Violation]]
+
+
+def _who(history: History, name: str) -> str:
+    # Identities are short names; messages add the user id, since adversarial ids
+    # (``u1`` next to ``u10``) are usually the point of the story.
+    return f"{name} ({history.identities.get(name, '?')!r})"
+
+
+def _observations(history: History) -> Iterator[tuple[int, str, str, Any]]:
+    """(step, observer, where, what) for everything an identity could see."""
+    for record in history.entries:
+        if isinstance(record, ToolResult):
+            where = (
+                f"tool result of run {record.run_id} call {record.index} "
+                f"{record.call.describe()}"
+            )
+            yield record.step, record.identity, where, record.result
+        elif isinstance(record, EventDelivered):
+            event = record.event
+            where = f"event {event.kind} of run {event.run_id} on connection {record.connection_id}"
+            yield record.step, record.identity, where, event.payload
+        elif isinstance(record, ForgedAttempt):
+            # Scanned even when rejected: a rejection that still hands back data leaks.
+            where = f"what a forged {record.kind} token returned on {record.action}"
+            yield record.step, record.identity, where, record.observed
+
+
+def no_foreign_data(history: History) -> list[Violation]:
+    """Nothing an identity observes carries a canary owned by another identity."""
+    out = []
+    for step, observer, where, what in _observations(history):
+        for canary, owner in history.canaries.foreign(what, observer):
+            out.append(Violation(
+                "no_foreign_data", "ForeignDataObserved", step, (observer, owner),
+                f"no_foreign_data violated at step {step}: {_who(history, observer)} saw "
+                f"{_who(history, owner)}'s data {canary} in the {where}",
+                {"observer": observer, "owner": owner, "canary": canary, "where": where,
+                 "step": step},
+            ))
+    return out
+
+
+def events_reach_only_owner(history: History) -> list[Violation]:
+    """Every event on an identity's connection belongs to one of its own runs.
+
+    Checked per delivery, so it also means none of a run's events reach anyone else.
+    An event of the receiver's own run that names another user id is foreign too: it
+    says the platform routed it by something other than the user.
+    """
+    by_user = {user_id: name for name, user_id in history.identities.items()}
+    out = []
+    for record in history.of_type(EventDelivered):
+        event = record.event
+        owner = history.owner_of_run(event.run_id)
+        if owner == record.identity and event.user_id == history.user_id(record.identity):
+            continue
+        # Name everyone whose event it may be: the run's owner and the user id's holder.
+        involved = tuple(dict.fromkeys(
+            n for n in (record.identity, owner, by_user.get(event.user_id)) if n is not None
+        ))
+        whose = "no known run" if owner is None else f"a run of {_who(history, owner)}"
+        out.append(Violation(
+            "events_reach_only_owner", "ForeignEventDelivered", record.step, involved,
+            f"events_reach_only_owner violated at step {record.step}: "
+            f"{_who(history, record.identity)} received event {event.kind} of run "
+            f"{event.run_id} ({whose}, addressed to user {event.user_id!r}) on connection "
+            f"{record.connection_id}",
+            {"receiver": record.identity, "owner": owner, "event": event.to_json(),
+             "connection_id": record.connection_id, "step": record.step},
+        ))
+    return out
+
+
+def expected_kinds(calls: int) -> list[str]:
+    """The event kinds of a successful run of ``calls`` tool calls, in order."""
+    middle = ["agent_thinking", "tool_executing", "tool_completed"] * calls
+    return ["agent_started", *middle, "agent_completed"]
+
+
+def complete_lifecycle(history: History) -> list[Violation]:
+    """Each finished run's events reach each of its owner's connections once, in order.
+
+    Only runs that finished ok are checked, and only on connections of the owner open
+    for the run's whole life: opened at an earlier step than the run started, and not
+    closed by the step it finished.  A connection opened mid-run legitimately missed
+    the beginning; one closed in the finishing step may miss the end, since events are
+    collected after the step.  Events arriving after the finish still count, so a late
+    duplicate is caught at the step it arrives.
+    """
+    opened: dict[str, ConnectionOpened] = {}
+    closed: dict[str, int] = {}
+    received: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
+    for record in history.entries:
+        if isinstance(record, ConnectionOpened):
+            opened[record.connection_id] = record
+        elif isinstance(record, ConnectionClosed):
+            closed.setdefault(record.connection_id, record.step)
+        elif isinstance(record, EventDelivered):
+            key = (record.connection_id, record.event.run_id)
+            received.setdefault(key, []).append(
+                (record.event.kind, record.event.seq, record.step)
+            )
+    out = []
+    for run_id, end in history.finished.items():
+        start = history.runs.get(run_id)
+        if not end.ok or start is None:
+            continue
+        expected = [(kind, seq) for seq, kind in enumerate(expected_kinds(len(start.plan)))]
+        for connection_id, conn in opened.items():
+            if conn.identity != start.identity or conn.step >= start.step:
+                continue
+            if closed.get(connection_id, end.step + 1) <= end.step:
+                continue
+            deliveries = received.get((connection_id, run_id), [])
+            got = [(kind, seq) for kind, seq, _ in deliveries]
+            if got == expected:
+                continue
+            anomaly, detail = _lifecycle_anomaly(expected, got)
+            step = max([end.step, *(s for _, _, s in deliveries)])
+            shown = ", ".join(f"{k}#{s}" for k, s in got) or "nothing"
+            out.append(Violation(
+                "complete_lifecycle", anomaly, step, (start.identity,),
+                f"complete_lifecycle violated at step {step}: run {run_id} of "
+                f"{_who(history, start.identity)} finished at step {end.step} with "
+                f"{len(expected)} events, but connection {connection_id} received {shown} "
+                f"({detail})",
+                {"run_id": run_id, "connection_id": connection_id, "finished_step": end.step,
+                 "expected": [list(e) for e in expected], "received": [list(g) for g in got]},
+            ))
+    return sorted(out, key=lambda v: v.step)
+
+
+def _lifecycle_anomaly(
+    expected: list[tuple[str, int]], got: list[tuple[str, int]]
+) -> tuple[str, str]:
+    """Name what is wrong with ``got``: duplicates first, then losses, then order."""
+    seqs = Counter(seq for _, seq in got)
+    kinds = Counter(kind for kind, _ in got)
+    wanted = Counter(kind for kind, _ in expected)
+    # A kind seen more often than the plan allows is a duplicate even under a new seq.
+    repeated = sorted({f"#{s}" for s, n in seqs.items() if n > 1}
+                      | {k for k, n in kinds.items() if n > wanted[k]})
+    if repeated:
+        return "DuplicateEvent", f"repeated: {', '.join(repeated)}"
+    present = set(got)
+    missing = [f"{k}#{s}" for k, s in expected if (k, s) not in present]
+    if missing:
+        return "LostEvent", f"missing: {', '.join(missing)}"
+    return "EventsOutOfOrder", "every event arrived once, out of order"
+
+
+Slot = tuple[str, str | None]
+
+
+def _writes(run: RunStarted, slot: Slot, before: int | None = None) -> list[str | None]:
+    """What ``run``'s plan (up to call ``before``) writes to ``slot``; a forget writes None."""
+    return [
+        call.value if call.tool == "remember" else None
+        for call in run.plan[:before]
+        if call.tool in ("remember", "forget") and (call.store, call.key) == slot
+    ]
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def read_your_writes(history: History) -> list[Violation]:
+    """A recall returns what the same identity last wrote there.
+
+    For a recall by X in run R of ``(store, key)``: X's latest write there earlier in
+    R's own plan; else the last write of X's latest run writing there that finished
+    before R started; else nothing (None).  A run of X writing there that overlapped R
+    exempts the recall: the same user racing itself is legitimately unordered.
+
+    Runs finished before R may also have overlapped each other, or failed part-way;
+    then several values are legitimate, and any of them is accepted: the last write of
+    an ok run, or any write of a failed one, unless an ok writer started after it
+    finished.  Only recalls of runs that finished ok are checked.
+    """
+    writers: dict[tuple[str, Slot], list[RunStarted]] = {}
+    for writer in history.runs.values():
+        for call in writer.plan:
+            if call.tool in ("remember", "forget"):
+                mine = writers.setdefault((writer.identity, (call.store, call.key)), [])
+                if not mine or mine[-1] is not writer:
+                    mine.append(writer)
+    out = []
+    for result in history.of_type(ToolResult):
+        run = history.runs.get(result.run_id)
+        end = history.finished.get(result.run_id)
+        if result.call.tool != "recall" or run is None or end is None or not end.ok:
+            continue
+        slot: Slot = (result.call.store, result.call.key)
+        prior = _prior_writers(history, run, end.step, writers.get((run.identity, slot), []))
+        if prior is None:
+            continue  # raced by the same identity's own concurrent write
+        own = _writes(run, slot, before=result.index)
+        expected, acceptable = (own[-1], [own[-1]]) if own else _after(history, prior, slot)
+        if any(result.result == value for value in acceptable):
+            continue
+        wrote = _short(expected) if len(acceptable) == 1 else (
+            "one of " + ", ".join(_short(v) for v in acceptable)
+        )
+        out.append(Violation(
+            "read_your_writes", "LostWrite", result.step, (run.identity,),
+            f"read_your_writes violated at step {result.step}: {_who(history, run.identity)} "
+            f"recalled {slot[1]!r} from {slot[0]} in run {run.run_id} call {result.index} and "
+            f"got {_short(result.result)}, but had last written {wrote}",
+            {"run_id": run.run_id, "index": result.index, "store": slot[0], "key": slot[1],
+             "expected": expected, "acceptable": acceptable, "got": result.result,
+             "step": result.step},
+        ))
+    return out
+
+
+def _prior_writers(
+    history: History, run: RunStarted, end: int, writers: list[RunStarted]
+) -> list[RunStarted] | None:
+    """``writers`` other than ``run`` that finished before it started; None if one raced it."""
+    prior = []
+    for other in writers:
+        if other.run_id == run.run_id or other.step > end:
+            continue  # itself, or started after it finished
+        other_end = history.finished.get(other.run_id)
+        if other_end is not None and other_end.step < run.step:
+            prior.append(other)
+        else:
+            return None  # started before it finished and did not finish before it started
+    return prior
+
+
+def _after(
+    history: History, prior: list[RunStarted], slot: Slot
+) -> tuple[str | None, list[str | None]]:
+    """The expected value after ``prior`` writers, and every value that is legitimate."""
+    ends = {r.run_id: history.finished[r.run_id] for r in prior}
+    ok = [r for r in prior if ends[r.run_id].ok]
+    expected: str | None = None
+    if ok:
+        expected = _writes(max(ok, key=lambda r: ends[r.run_id].step), slot)[-1]
+    # Nothing was written at all is possible only if no ok run wrote.
+    acceptable: list[str | None] = [expected] if ok else [None]
+    for writer in prior:
+        if any(r.step > ends[writer.run_id].step for r in ok):
+            continue  # an ok writer started after it ended and overwrote it
+        values = _writes(writer, slot)
+        for value in values[-1:] if ends[writer.run_id].ok else values:
+            if value not in acceptable:
+                acceptable.append(value)
+    return expected, acceptable
+
+
+def rejects_bad_tokens(history: History) -> list[Violation]:
+    """A forged token opens nothing, runs nothing, sees nothing."""
+    return [
+        Violation(
+            "rejects_bad_tokens", "ForgedTokenAccepted", r.step, (r.identity,),
+            f"rejects_bad_tokens violated at step {r.step}: a forged token ({r.kind}) "
+            f"presented by {_who(history, r.identity)} was accepted to {r.action}",
+            {"kind": r.kind, "action": r.action, "observed": r.observed, "step": r.step},
+        )
+        for r in history.of_type(ForgedAttempt)
+        if r.accepted
+    ]
+
+
+def no_residue(history: History) -> list[Violation]:
+    """After cleanup, a run's request-scoped data is gone."""
+    return [
+        Violation(
+            "no_residue", "ResidueLeft", r.step, (r.identity,),
+            f"no_residue violated at step {r.step}: run {r.run_id} of "
+            f"{_who(history, r.identity)} left {len(r.leftovers)} request-scoped "
+            f"entr{'y' if len(r.leftovers) == 1 else 'ies'} in {r.store} after cleanup",
+            {"run_id": r.run_id, "store": r.store, "leftovers": list(r.leftovers),
+             "step": r.step},
+        )
+        for r in history.of_type(ResidueProbed)
+        if r.leftovers
+    ]
+
+
+INVARIANTS: tuple[Invariant, ...] = (
+    no_foreign_data,
+    events_reach_only_owner,
+    complete_lifecycle,
+    read_your_writes,
+    rejects_bad_tokens,
+    no_residue,
+)
+
+
+def check(history: History) -> list[Violation]:
+    """Every violation of every invariant, ordered by step (ties in `INVARIANTS` order)."""
+    found = [v for invariant in INVARIANTS for v in invariant(history)]
+    return sorted(found, key=lambda v: v.step)

@@ -1,0 +1,154 @@
+"""Replaying saved scenarios, and exporting them as regression tests.
+
+This is the morning-after half of the tool: a nightly campaign leaves a scenario
+file; :func:`replay_scenario` performs it again (fresh tokens, same moves, same
+order) and says whether the violation still shows; :func:`export_test` writes a
+pytest module that fails for as long as it does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from isolation_fuzz._atomic import write_atomic
+from isolation_fuzz.engine.execution import Limits
+from isolation_fuzz.engine.replay import Replayed, perform
+from isolation_fuzz.engine.scenario import Scenario, load_scenario
+from isolation_fuzz.engine.session import open_session
+from isolation_fuzz.engine.trace import format_moves
+from isolation_fuzz.errors import UsageError
+from isolation_fuzz.services import ServiceConfig
+from isolation_fuzz.target import TargetSpec
+
+__all__ = ["ReplayReport", "export_test", "replay_all", "replay_scenario", "scenario_files"]
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    """The replays of one scenario and what they showed."""
+
+    scenario: Scenario
+    target: TargetSpec
+    replays: tuple[Replayed, ...]
+
+    @property
+    def reproductions(self) -> int:
+        """How many replays showed one of the scenario's violations."""
+        return sum(1 for r in self.replays if self._same(r))
+
+    @property
+    def reproduced(self) -> bool:
+        return self.reproductions > 0
+
+    def _same(self, replayed: Replayed) -> bool:
+        wanted = self.scenario.invariants
+        return bool(replayed.invariants & wanted) if wanted else replayed.reproduced
+
+    def explain(self) -> str:
+        """The first replay's trace and violations, then the reproduction rate."""
+        first = self.replays[0]
+        lines = [
+            f"target {self.target.name} ({self.target.transport})",
+            format_moves(first.identities, first.moves),
+        ]
+        for step, recorded, now in first.diverged:
+            lines.append(f"  note: move #{step} was {recorded!r} when recorded, now {now!r}")
+        if first.violations:
+            lines += ["", "what went wrong:"]
+            lines += [f"  [{v.invariant}] {v.anomaly}: {v.message}" for v in first.violations]
+        else:
+            lines += ["", "no violation: every invariant held"]
+        n = len(self.replays)
+        verdict = "REPRODUCED" if self.reproduced else "NOT REPRODUCED (fixed?)"
+        lines += ["", f"{verdict}: {self.reproductions} of {n} replay(s) showed the violation"]
+        return "\n".join(lines)
+
+
+def replay_scenario(
+    scenario: Scenario | str | Path,
+    *,
+    target: str | TargetSpec | None = None,
+    services: ServiceConfig | None = None,
+    repeat: int = 1,
+) -> ReplayReport:
+    """Perform ``scenario`` ``repeat`` times against its target (or ``target``)."""
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    if isinstance(target, str):
+        target = TargetSpec(target, scenario.target.transport)
+    spec = target or scenario.target
+    services = services or ServiceConfig.from_env()
+    return replay_all([scenario], spec, services, repeat)[0]
+
+
+def replay_all(
+    scenarios: Sequence[Scenario],
+    target: TargetSpec | None,
+    services: ServiceConfig,
+    repeat: int = 1,
+) -> list[ReplayReport]:
+    """Replay several scenarios, opening one session per distinct target."""
+    if repeat < 1:
+        raise UsageError(f"--repeat must be at least 1, got {repeat}")
+    by_target: dict[TargetSpec, list[int]] = {}
+    for index, scenario in enumerate(scenarios):
+        by_target.setdefault(target or scenario.target, []).append(index)
+    reports: dict[int, ReplayReport] = {}
+    for spec, indices in by_target.items():
+        with open_session(spec, services, Limits()) as session:
+            for index in indices:
+                scenario = scenarios[index]
+                runs = tuple(
+                    perform(session.harness, dict(scenario.identities), scenario.moves,
+                            strict=False)
+                    for _ in range(repeat)
+                )
+                reports[index] = ReplayReport(scenario, spec, runs)
+    return [reports[i] for i in range(len(scenarios))]
+
+
+_TEMPLATE = '''"""Exported by isolation-fuzz: this test fails while the isolation bug is present.
+
+Recorded against target {target!r}; violation(s): {invariants}.
+Replay it by hand with: isolation-fuzz replay <this scenario saved as JSON>
+Run against another target (your fixed build) with ISOLATION_FUZZ_TARGET=<name>.
+"""
+
+import json
+import os
+
+from isolation_fuzz.engine.reproduce import replay_scenario
+from isolation_fuzz.engine.scenario import Scenario
+
+SCENARIO = Scenario.from_json(json.loads({payload!r}))
+
+
+def test_{name}_stays_fixed() -> None:
+    report = replay_scenario(SCENARIO, target=os.environ.get("ISOLATION_FUZZ_TARGET"))
+    assert not report.reproduced, report.explain()
+'''
+
+
+def export_test(scenario: Scenario, path: str | Path) -> Path:
+    """Write a standalone pytest module that replays ``scenario`` and fails while it reproduces."""
+    out = Path(path)
+    if out.suffix != ".py":
+        raise UsageError(f"--export-test {out}: the test module's name must end in .py")
+    invariants = ", ".join(sorted(scenario.invariants)) or "none recorded"
+    name = "_".join(sorted(scenario.invariants)) or "scenario"
+    payload = json.dumps(scenario.to_json(), ensure_ascii=False, default=str)
+    text = _TEMPLATE.format(
+        target=scenario.target.name, invariants=invariants, payload=payload, name=name
+    )
+    write_atomic(out, text)
+    return out
+
+
+def scenario_files(corpus: Path) -> list[Path]:
+    """The scenario files of a corpus directory, in name order."""
+    if not corpus.is_dir():
+        raise UsageError(f"corpus {corpus} is not a directory; pass --corpus DIR")
+    return sorted(p for p in corpus.glob("*.json") if not p.name.startswith("."))

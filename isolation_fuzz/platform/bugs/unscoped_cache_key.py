@@ -1,0 +1,26 @@
+"""A ClickHouse result cache keyed by query and parameters, not by user.
+
+The owner is bound separately from the cached query's parameters, so two users
+running the same aggregate share one cache entry.
+
+Shortest interleaving: 1 move.  B starts a run that remembers and aggregates on
+ClickHouse; in the final reads B's run caches its aggregate with B's canary, and
+A's look is served B's cached aggregate (``no_foreign_data``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from isolation_fuzz.platform.clickhouse_context import UserClickHouseContext
+from isolation_fuzz.platform.reference import variant
+
+SHORTEST = 1
+
+
+class UnscopedCacheContext(UserClickHouseContext):
+    def _cache_key(self, query_name: str, params: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (query_name, params)
+
+
+open_target = variant(clickhouse_context=UnscopedCacheContext)
