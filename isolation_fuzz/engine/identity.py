@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import secrets as _secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, get_args
-from urllib.parse import urlsplit, urlunsplit
 
 import jwt
 
 from isolation_fuzz.errors import UsageError
+from isolation_fuzz.redaction import Redactor, redact_url  # re-exported: older imports
 
 __all__ = [
     "FORGERY_KINDS",
@@ -176,38 +175,3 @@ def forge_token(
     else:
         raise UsageError(f"unknown forgery kind {kind!r}: choose one of {FORGERY_KINDS}")
     return jwt.encode(claims, config.signing_key, algorithm=config.algorithm)
-
-
-_JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
-
-
-class Redactor:
-    """Replaces every registered secret, and anything shaped like a JWT, with a marker."""
-
-    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
-        self._secrets: set[str] = set()
-        for secret in secrets:
-            self.add(secret)
-
-    def add(self, secret: str) -> None:
-        """Register one more string that must never be shown."""
-        if len(secret) >= 6:
-            self._secrets.add(secret)
-
-    def redact(self, text: str) -> str:
-        """`text` with every secret and every JWT-looking string replaced."""
-        for secret in sorted(self._secrets, key=len, reverse=True):
-            text = text.replace(secret, "<redacted>")
-        return _JWT_SHAPE.sub("<token>", text)
-
-
-def redact_url(url: str) -> str:
-    """`url` with any password replaced, safe to put in an error message."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(":" + parts.password + "@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
