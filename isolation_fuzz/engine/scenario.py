@@ -14,10 +14,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from isolation_fuzz._atomic import write_atomic
-from isolation_fuzz.engine.trace import Move, MoveKind
+from isolation_fuzz.engine.scenario_shape import LIMITS, ShapeError, check_limits, check_scenario
+from isolation_fuzz.engine.trace import Move
 from isolation_fuzz.errors import UsageError
 from isolation_fuzz.model import Violation
 from isolation_fuzz.target import TargetSpec
@@ -87,40 +88,21 @@ class Scenario:
             raise bad(f"not an isolation-fuzz scenario (kind is {_get(data, 'kind')!r})")
         if data.get("format") != FORMAT:
             raise bad(f"format {data.get('format')!r} is not supported (this tool reads {FORMAT})")
-        target = data.get("target")
-        if not isinstance(target, dict) or not isinstance(target.get("name"), str):
-            raise bad(f"'target' must be an object with a name, got {target!r}")
-        identities = data.get("identities")
-        if (
-            not isinstance(identities, dict)
-            or len(identities) < 1
-            or not all(isinstance(k, str) and isinstance(v, str) for k, v in identities.items())
-        ):
-            raise bad("'identities' must map identity names to user ids")
-        moves = data.get("moves")
-        if not isinstance(moves, list) or not all(isinstance(m, dict) for m in moves):
-            raise bad("'moves' must be a list of objects")
-        kinds = set(get_args(MoveKind))
-        for index, move in enumerate(moves):
-            if move.get("kind") not in kinds or not isinstance(move.get("step"), int):
-                raise bad(
-                    f"move {index} has kind {move.get('kind')!r} (or no step); "
-                    f"expected one of {sorted(kinds)}"
-                )
-            named = move.get("identity")
-            if named is not None and named not in identities:
-                raise bad(f"move {index} names identity {named!r}, which is not in 'identities'")
-        violations = data.get("violations", [])
-        if not isinstance(violations, list):
-            raise bad("'violations' must be a list")
+        try:
+            check_limits(data)
+            check_scenario(data)
+        except ShapeError as exc:
+            raise bad(str(exc)) from None
+        target, identities, moves = data["target"], data["identities"], data["moves"]
+        violations = data.get("violations") or []
         try:
             return cls(
-                target=TargetSpec(target["name"], str(target.get("transport", "local"))),
+                target=TargetSpec(target["name"], target.get("transport") or "local"),
                 identities=dict(identities),
                 moves=tuple(Move.from_json(m) for m in moves),
                 violations=tuple(Violation.from_json(v) for v in violations),
                 shrunk=bool(data.get("shrunk", True)),
-                seed=data.get("seed") if isinstance(data.get("seed"), int) else None,
+                seed=data.get("seed"),
                 claims={str(k): str(v) for k, v in dict(data.get("claims") or {}).items()},
                 tool_version=str(data.get("tool_version", "unknown")),
             )
@@ -144,6 +126,11 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file."""
     source = Path(path)
     try:
+        size = source.stat().st_size
+        if size > LIMITS["bytes"]:
+            raise ScenarioError(
+                f"{source}: {size} bytes is over the cap of {LIMITS['bytes']} for a scenario file"
+            )
         text = source.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError(f"{source}: no such scenario file") from None
@@ -153,4 +140,7 @@ def load_scenario(path: str | Path) -> Scenario:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ScenarioError(f"{source}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    except (RecursionError, ValueError) as exc:  # absurd nesting, a 5,000-digit number
+        raise ScenarioError(f"{source}: not a scenario ({type(exc).__name__}: "
+                            f"{str(exc)[:80]})") from None
     return Scenario.from_json(data, str(source))

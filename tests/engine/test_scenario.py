@@ -58,7 +58,7 @@ def test_a_move_of_an_unknown_kind_is_refused(tmp_path: Path) -> None:
     data["moves"][0]["kind"] = "__import__('os').system('true')"
     path = tmp_path / "evil.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(ScenarioError, match="move 0 has kind"):
+    with pytest.raises(ScenarioError, match=r"moves\[0\]\.kind: is "):
         load_scenario(path)
 
 
