@@ -7,9 +7,10 @@ variant is the same platform with one part replaced::
     open_target = variant(redis_context=MyBuggyRedisContext)
 
 `open_reference_target` installs the schema in the campaign's namespace, opens
-the pools once, and yields a `ReferenceTarget` (the `isolation_fuzz.target.Target`
-protocol) whose `reset()` gives every example a fresh platform over the same
-engines.
+the pools once (`schema.Pools`, shared by the platform and its administrative
+`clear` and `residue`), and yields a `ReferenceTarget` (the
+`isolation_fuzz.target.Target` protocol) whose `reset()` gives every example a
+fresh platform over the same engines.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from isolation_fuzz.platform.engine import AgentEngine
 from isolation_fuzz.platform.events import ConnectionRegistry, EmitterFactory, LocalConnection
 from isolation_fuzz.platform.postgres_context import UserPostgresContext
 from isolation_fuzz.platform.redis_context import UserRedisContext
-from isolation_fuzz.services import AsyncClickHouse, ServiceSet
+from isolation_fuzz.services import ServiceSet
 from isolation_fuzz.target import EventStream, Target, TargetSpec
 
 __all__ = ["Parts", "Platform", "ReferenceTarget", "open_reference_target", "variant"]
@@ -48,19 +49,10 @@ class Parts:
     clickhouse_context: type[UserClickHouseContext] = UserClickHouseContext
 
 
-@dataclass
-class _Pools:
-    services: ServiceSet
-    redis: Any
-    postgres: Any
-    clickhouse: AsyncClickHouse
-    admin: schema.Admin
-
-
 class Platform:
     """One instance of the multi-user agent platform over open pools."""
 
-    def __init__(self, parts: Parts, pools: _Pools, auth: AuthConfig) -> None:
+    def __init__(self, parts: Parts, pools: schema.Pools, auth: AuthConfig) -> None:
         self.parts = parts
         self.pools = pools
         self.registry = ConnectionRegistry()
@@ -88,7 +80,7 @@ class Platform:
 class ReferenceTarget:
     """The `Target` adapter over a `Platform`, local or over real WebSockets."""
 
-    def __init__(self, spec: TargetSpec, parts: Parts, pools: _Pools, auth: AuthConfig,
+    def __init__(self, spec: TargetSpec, parts: Parts, pools: schema.Pools, auth: AuthConfig,
                  server_url: Callable[[Platform], AbstractAsyncContextManager[str]] | None
                  ) -> None:
         self.spec = spec
@@ -120,11 +112,11 @@ class ReferenceTarget:
         return await self.platform.handle(token, thread_id, plan, run_id)
 
     async def residue(self, run_id: str) -> Mapping[str, list[str]]:
-        return await schema.residue(self._pools.admin, run_id)
+        return await schema.residue(self._pools, run_id)
 
     async def reset(self) -> None:
         """Drop every example's data and start a fresh platform (the server stays up)."""
-        await schema.clear(self._pools.admin)
+        await schema.clear(self._pools)
         await self._stack.aclose()
         self._stack = AsyncExitStack()
         self.platform = Platform(self._parts, self._pools, self._auth)
@@ -150,24 +142,14 @@ async def _open(
     parts: Parts, spec: TargetSpec, services: ServiceSet, auth: AuthConfig
 ) -> AsyncIterator[Target]:
     await schema.install(services)
-    redis = services.redis()
-    postgres = await services.postgres_pool(min_size=1, max_size=4)
-    clickhouse = await services.clickhouse()
-    admin = await schema.open_admin(services)
     server = _websocket_server if spec.transport == "websocket" else None
-    pools = _Pools(services, redis, postgres, clickhouse, admin)
-    target = ReferenceTarget(spec, parts, pools, auth, server)
-    try:
-        await target.start()
-        yield target
-    finally:
+    async with schema.open_pools(services) as pools:
+        target = ReferenceTarget(spec, parts, pools, auth, server)
         try:
-            await target.aclose()
+            await target.start()
+            yield target
         finally:
-            await postgres.close()
-            await redis.aclose()
-            await clickhouse.aclose()
-            await admin.aclose()
+            await target.aclose()
 
 
 def variant(**changes: Any) -> Callable[..., AbstractAsyncContextManager[Target]]:

@@ -1,8 +1,10 @@
-"""The reference platform's tables, created inside a campaign's namespace.
+"""The reference platform's tables and the handles it keeps open on them.
 
-`install` creates them once per campaign (idempotently); `clear` empties them
-between examples (fast: one SCAN over the namespace's keys, Postgres DELETEs,
-ClickHouse TRUNCATEs); `residue` reads, with
+`install` creates the tables once per campaign (idempotently).  `open_pools`
+opens, once per campaign, the `Pools` every part of the platform shares: the
+clients its user contexts run on and the administrative Postgres connection.
+`clear` empties the tables between examples (fast: one SCAN over the namespace's
+keys, Postgres DELETEs, ClickHouse TRUNCATEs); `residue` reads, with
 administrative rights across all users, the request-scoped scratch a finished run
 left behind, which is what the ``no_residue`` invariant needs.
 """
@@ -10,14 +12,14 @@ left behind, which is what the ``no_residue`` invariant needs.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from isolation_fuzz.platform.redis_context import decode_note, segment
 from isolation_fuzz.services import AsyncClickHouse, ServiceSet
 
-__all__ = ["Admin", "clear", "install", "open_admin", "residue"]
+__all__ = ["Pools", "clear", "install", "open_pools", "residue"]
 
 _PG_TABLES = """
 CREATE TABLE IF NOT EXISTS "{schema}".memories (
@@ -72,91 +74,99 @@ async def install(services: ServiceSet) -> None:
         await ch.aclose()
 
 
-@dataclass
-class Admin:
-    """Administrative handles on the namespace, opened once per campaign."""
+@dataclass(frozen=True)
+class Pools:
+    """The open handles on one campaign's namespace, shared by the platform and its admin.
+
+    ``redis`` and ``clickhouse`` serve both the platform's user contexts and the
+    administrative `clear` and `residue` (neither store has a notion of a database
+    user here, so one client is enough).  Postgres needs two: ``postgres`` is the
+    platform's pool, whose connections act as the unprivileged application role so
+    that row-level security applies, and ``admin`` is one connection as the
+    configured user, which sees every user's rows.
+    """
 
     services: ServiceSet
     redis: Any
     postgres: Any
+    admin: Any
     clickhouse: AsyncClickHouse
-
-    async def aclose(self) -> None:
-        try:
-            await self.postgres.close()
-        finally:
-            await self.redis.aclose()
-            await self.clickhouse.aclose()
-
-
-async def open_admin(services: ServiceSet) -> Admin:
-    """Open the handles `clear` and `residue` use."""
-    postgres = await services.postgres_admin()
-    return Admin(services, services.redis(), postgres, await services.clickhouse())
 
 
 @asynccontextmanager
-async def _admin(target: Admin | ServiceSet) -> AsyncIterator[Admin]:
+async def open_pools(services: ServiceSet) -> AsyncIterator[Pools]:
+    """Open the namespace's handles; close each one opened, even if a later one fails."""
+    async with AsyncExitStack() as stack:
+        redis = services.redis()
+        stack.push_async_callback(redis.aclose)
+        postgres = await services.postgres_pool(min_size=1, max_size=4)
+        stack.push_async_callback(postgres.close)
+        admin = await services.postgres_admin()
+        stack.push_async_callback(admin.close)
+        clickhouse = await services.clickhouse()
+        stack.push_async_callback(clickhouse.aclose)
+        yield Pools(services, redis, postgres, admin, clickhouse)
+
+
+@asynccontextmanager
+async def _pools(target: Pools | ServiceSet) -> AsyncIterator[Pools]:
     """``target`` itself if it is open handles, else handles opened for one call."""
-    if isinstance(target, Admin):
+    if isinstance(target, Pools):
         yield target
         return
-    admin = await open_admin(target)
-    try:
-        yield admin
-    finally:
-        await admin.aclose()
+    async with open_pools(target) as pools:
+        yield pools
 
 
-async def clear(target: Admin | ServiceSet) -> None:
+async def clear(target: Pools | ServiceSet) -> None:
     """Delete every row and key the platform stored in the namespace; keep the tables.
 
-    Pass the campaign's `Admin` between fuzz examples (no connection set-up per
+    Pass the campaign's `Pools` between fuzz examples (no connection set-up per
     call); a `ServiceSet` opens and closes handles for this one call.
     """
-    async with _admin(target) as admin:
-        services = admin.services
+    async with _pools(target) as pools:
+        services = pools.services
         keys = [
-            k async for k in admin.redis.scan_iter(match=f"{services.redis_prefix}*", count=1000)
+            k async for k in pools.redis.scan_iter(match=f"{services.redis_prefix}*", count=1000)
         ]
         if keys:
-            await admin.redis.unlink(*keys)
+            await pools.redis.unlink(*keys)
         schema = services.postgres_schema
         # DELETE, not TRUNCATE: on tables this small it is several times faster, and
         # it takes no ACCESS EXCLUSIVE lock that an idle pooled transaction could block.
-        await admin.postgres.execute(
+        await pools.admin.execute(
             f'DELETE FROM "{schema}".memories; DELETE FROM "{schema}".scratch'
         )
         for table in ("memories", "scratch"):
-            await admin.clickhouse.command(
+            await pools.clickhouse.command(
                 f"TRUNCATE TABLE {services.clickhouse_database}.{table}"
             )
 
 
-async def residue(target: Admin | ServiceSet, run_id: str) -> dict[str, list[str]]:
+async def residue(target: Pools | ServiceSet, run_id: str) -> dict[str, list[str]]:
     """Scratch entries of ``run_id`` still stored, per store (stores with none omitted).
 
     Read with administrative rights, across all users: a leftover is a leftover
     whoever owns it.
     """
-    async with _admin(target) as admin:
-        services = admin.services
+    async with _pools(target) as pools:
+        services = pools.services
         found: dict[str, list[str]] = {}
         # Any user, any thread, this run; base64url segments hold no glob metacharacters.
         pattern = f"{services.redis_prefix}scratch:*:*:{segment(run_id)}"
         items: list[str] = []
-        async for key in admin.redis.scan_iter(match=pattern, count=1000):
-            items.extend(await admin.redis.lrange(key, 0, -1))
+        async for key in pools.redis.scan_iter(match=pattern, count=1000):
+            items.extend(await pools.redis.lrange(key, 0, -1))
         if items:
             found["redis"] = [decode_note(item) for item in sorted(items)]
-        rows = await admin.postgres.fetch(
+        rows = await pools.admin.fetch(
             f'SELECT entry FROM "{services.postgres_schema}".scratch WHERE run_id = $1 '
             "ORDER BY id",
             run_id,
         )
         if rows:
             found["postgres"] = [row["entry"] for row in rows]
-        ch_rows = await admin.clickhouse.query_rows(
+        ch_rows = await pools.clickhouse.query_rows(
             f"SELECT entry FROM {services.clickhouse_database}.scratch "
             "WHERE run_id = {run:String} ORDER BY version",
             {"run": run_id},

