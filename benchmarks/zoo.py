@@ -33,6 +33,7 @@ from typing import Any
 
 from isolation_fuzz.engine.campaign import CampaignConfig, run_campaign
 from isolation_fuzz.engine.execution import Execution, IsolationViolated, Limits
+from isolation_fuzz.engine.gather import gather
 from isolation_fuzz.engine.session import open_session
 from isolation_fuzz.model import STORES, ToolCall
 from isolation_fuzz.platform.bugs import BUGS
@@ -79,7 +80,7 @@ def stress(target: str, budget: float, seed: int, confusable: bool) -> dict[str,
                 starts = [(name, rng.choice(THREAD_POOL), _plan(rng))
                           for name in execution.names for _ in range(rng.randint(2, 3))]
                 rng.shuffle(starts)
-                execution.gather(starts, rng)
+                gather(execution, starts, rng)
                 execution.check()
                 execution.final_reads()
             except IsolationViolated as failure:

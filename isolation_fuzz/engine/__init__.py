@@ -2,10 +2,12 @@
 
 What lives here: the records of what happened (``history``, ``canary``), the oracle
 that reads them (``oracle``), the step controller that owns the interleaving
-(``schedule``), one example's world and its moves (``execution``), the Hypothesis
+(``schedule``), the world a campaign shares (``harness``), one example's moves
+(``execution``) and what observes them (``outcome``, ``forging``), the Hypothesis
 state machine that draws the moves (``machine``), the campaign that runs the
 machine to a budget (``campaign``, ``stopping``, ``session``), and what turns a
 finding into a replayable file (``trace``, ``scenario``, ``replay``, ``reproduce``).
+``gather`` is the benchmark's stress-test baseline; the machine never uses it.
 
 Who may import it: the CLI, the reporters, the zoo runner, the pytest plugin and
 users who drive a campaign from Python.  The engine itself imports nothing from

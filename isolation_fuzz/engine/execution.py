@@ -1,8 +1,21 @@
-"""One example's world: identities, runs, connections and the history, moved one move at a time.
+"""One example's moves: identities log in, runs start, step, finish, look, forge.
 
-The Hypothesis state machine draws *which* move comes next; an :class:`Execution`
-*performs* it.  Replaying a scenario file performs the same moves through the same
-methods, so a replay is the example, not an imitation of it.
+Design note.  The Hypothesis state machine draws *which* move comes next; an
+:class:`Execution` *performs* it.  Replaying a scenario file performs the same
+moves through the same methods, so a replay is the example, not an imitation of it:
+the run ids, the canaries and the order of history records come out the same.
+
+An example borrows the campaign's world (:class:`~isolation_fuzz.engine.harness.Harness`)
+and holds its own state: the identities and their event streams (each identity
+connects once, at log-in, and stays connected), the history, the moves so far and
+the counters the machine's budget reads.  What happens around a move lives apart:
+
+* launching a run is one private helper (:meth:`Execution._launch`): number it,
+  mark its plan's values with the owner's canaries, announce it in the history;
+* what a moved run came to is recorded by :mod:`isolation_fuzz.engine.outcome`;
+* a forged token is tried by :mod:`isolation_fuzz.engine.forging`;
+* the stress-test baseline that runs plans all at once is
+  :mod:`isolation_fuzz.engine.gather`, outside the engine's reach.
 
 Every move ends with :meth:`Execution.check`: the events that arrived are recorded
 and every invariant is checked; a violation raises :class:`IsolationViolated`.
@@ -15,139 +28,45 @@ come along.
 from __future__ import annotations
 
 import hashlib
-import random
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, NoReturn
+from typing import NoReturn
 
-import anyio
-
-from isolation_fuzz.checkpoint import installed_hook
-from isolation_fuzz.engine import oracle
+from isolation_fuzz.engine import forging, oracle
 from isolation_fuzz.engine.canary import find_canaries, make_canary
+from isolation_fuzz.engine.harness import NAMES, Harness, IsolationViolated, Limits, Stats
 from isolation_fuzz.engine.history import History
-from isolation_fuzz.engine.identity import (
-    AuthConfig,
-    ForgeryKind,
-    Redactor,
-    forge_token,
-    mint_token,
-)
-from isolation_fuzz.engine.schedule import CampaignLoop, RunController, StepOutcome
+from isolation_fuzz.engine.identity import ForgeryKind, forge_token, mint_token
+from isolation_fuzz.engine.outcome import OutcomeRecorder
+from isolation_fuzz.engine.schedule import RunFn
 from isolation_fuzz.engine.trace import Move
-from isolation_fuzz.errors import AuthError, InfrastructureError
 from isolation_fuzz.model import (
     STORES,
     ConnectionOpened,
     EventDelivered,
     ForgedAttempt,
     Plan,
-    ResidueProbed,
-    RunFinished,
     RunStarted,
     ToolCall,
-    ToolResult,
     Violation,
 )
-from isolation_fuzz.target import EventStream, Target
+from isolation_fuzz.target import EventStream
 
-__all__ = ["NAMES", "Execution", "Harness", "IsolationViolated", "Limits", "Stats"]
+# The harness's names are re-exported: callers that drive an example import its
+# world from here too (the session, the zoo's tests, benchmarks).
+__all__ = [
+    "NAMES",
+    "Execution",
+    "Harness",
+    "IsolationViolated",
+    "Limits",
+    "Stats",
+    "canary_for",
+]
 
-NAMES = "ABCDEFGH"
-#: A forged request that is accepted is stepped at most this often before giving up.
-_FORGED_RUN_STEPS = 200
 #: A run left to finish is stepped at most this often (plans are short; this is a backstop).
 _FINISH_STEPS = 500
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How big one example may grow."""
-
-    max_identities: int = 3
-    max_runs: int = 6
-    #: Looks in the middle of an example (the final reads come on top of these).
-    max_looks: int = 2
-    #: Forged-token attempts per example: they do not depend on the interleaving, so
-    #: one per example explores them fully while leaving the steps to the runs.
-    max_forgeries: int = 1
-    max_plan_calls: int = 3
-    block_timeout: float = 5.0
-    #: Run every agent run start to end in one move (no interleaving): the baseline
-    #: that shows what the interleaving itself finds.
-    atomic_runs: bool = False
-
-
-@dataclass
-class Stats:
-    """Counters of a campaign, updated as it runs."""
-
-    examples: int = 0
-    steps: int = 0
-    #: Tool calls of finished runs: each one store operation of the target.
-    tool_calls: int = 0
-    violations: int = 0
-    started: float = field(default_factory=time.monotonic)
-    #: Seconds from the start, and examples run, when the first violation was seen.
-    first_failure_seconds: float | None = None
-    first_failure_examples: int | None = None
-
-    def saw_violation(self) -> None:
-        self.violations += 1
-        if self.first_failure_seconds is None:
-            self.first_failure_seconds = time.monotonic() - self.started
-            self.first_failure_examples = self.examples
-
-
-@dataclass
-class Harness:
-    """What every example of a campaign shares: the loop, the target and the auth config."""
-
-    loop: CampaignLoop
-    controller: RunController
-    target: Target
-    auth: AuthConfig
-    redactor: Redactor
-    limits: Limits = field(default_factory=Limits)
-    stats: Stats = field(default_factory=Stats)
-    on_step: Callable[[Stats], None] | None = None
-    #: Told of every failing example as it fails, before any shrinking: nothing is lost.
-    on_failure: Callable[[IsolationViolated], None] | None = None
-
-
-class IsolationViolated(AssertionError):
-    """Raised when the oracle finds violations; carries the evidence and the moves."""
-
-    def __init__(
-        self,
-        violations: list[Violation],
-        identities: dict[str, str],
-        moves: list[Move],
-        history: History,
-    ) -> None:
-        self.violations = violations
-        self.identities = identities
-        self.moves = moves
-        self.history = history
-        super().__init__("; ".join(v.message for v in violations))
-
-    def deliveries(self) -> list[dict[str, Any]]:
-        """Every event delivery: step, run, its owner, who received it, and whether foreign."""
-        out = []
-        for record in self.history.of_type(EventDelivered):
-            started = self.history.runs.get(record.event.run_id)
-            owner = started.identity if started is not None else None
-            out.append({
-                "step": record.step,
-                "run_id": record.event.run_id,
-                "owner": owner,
-                "receiver": record.identity,
-                "type": record.event.kind,
-                "foreign": owner is not None and owner != record.identity,
-            })
-        return out
 
 
 @dataclass(frozen=True)
@@ -187,22 +106,22 @@ class Execution:
         self.canary_count: dict[str, int] = {}
         self.step_index = 0
         self.checked_step = -1
+        self.outcomes = OutcomeRecorder(harness, self.history, self.run_owner, self._fail)
 
     # -- queries -------------------------------------------------------------------
 
     @property
     def names(self) -> list[str]:
+        """The identities' names, in the order they logged in."""
         return list(self.identities)
 
     def user_ids(self) -> dict[str, str]:
+        """Each identity's name and user id."""
         return {n: i.user_id for n, i in self.identities.items()}
 
     def active(self) -> list[str]:
         """Runs paused at a checkpoint, oldest first."""
         return self.controller.active()
-
-    def next_run_id(self) -> str:
-        return f"r{self.run_count + 1}"
 
     # -- moves ---------------------------------------------------------------------
 
@@ -229,18 +148,12 @@ class Execution:
         ``marked`` says the plan's values already carry their canaries (a replay).
         """
         step = self._next_step()
-        self.run_count += 1
-        run_id = run_id or f"r{self.run_count}"
-        plan = self._register_canaries(name, plan) if marked else self._with_canaries(name, plan)
-        ident = self.identities[name]
-        self.run_owner[run_id] = name
-        self.history.append(RunStarted(step, run_id, name, ident.user_id, thread_id, plan))
-        fn = partial(self.harness.target.run, ident.token, thread_id, plan, run_id)
+        run_id, plan, fn = self._launch(step, name, thread_id, plan, run_id=run_id, marked=marked)
         if self.harness.limits.atomic_runs:
             outcome = self.loop.call(self.controller.run_to_end, run_id, fn, _FINISH_STEPS)
         else:
             outcome = self.loop.call(self.controller.start, run_id, fn)
-        text = self._record_outcome(step, run_id, outcome)
+        text = self.outcomes.record(step, run_id, outcome)
         self.moves.append(Move(step, "start_run", name, run_id, thread_id, plan, outcome=text))
         return run_id
 
@@ -248,14 +161,14 @@ class Execution:
         """Resume ``run_id`` until its next checkpoint or its end."""
         step = self._next_step()
         outcome = self.loop.call(self.controller.step, run_id)
-        text = self._record_outcome(step, run_id, outcome)
+        text = self.outcomes.record(step, run_id, outcome)
         self.moves.append(Move(step, "step", self.run_owner[run_id], run_id, outcome=text))
 
     def finish(self, run_id: str, *, final: bool = False) -> None:
         """Let ``run_id`` run to its end in one move."""
         step = self._next_step()
         outcome = self.loop.call(self.controller.finish, run_id, _FINISH_STEPS)
-        text = self._record_outcome(step, run_id, outcome)
+        text = self.outcomes.record(step, run_id, outcome)
         extra = {"final": True} if final else {}
         self.moves.append(
             Move(step, "finish", self.run_owner[run_id], run_id, outcome=text, extra=extra)
@@ -272,12 +185,9 @@ class Execution:
         else:
             self.look_count += 1
             run_id = run_id or f"look{self.look_count}"
-        ident = self.identities[name]
-        self.run_owner[run_id] = name
-        self.history.append(RunStarted(step, run_id, name, ident.user_id, thread_id, plan))
-        fn = partial(self.harness.target.run, ident.token, thread_id, plan, run_id)
+        run_id, plan, fn = self._launch(step, name, thread_id, plan, run_id=run_id, look=True)
         outcome = self.loop.call(self.controller.run_to_end, run_id, fn, _FINISH_STEPS)
-        text = self._record_outcome(step, run_id, outcome)
+        text = self.outcomes.record(step, run_id, outcome)
         extra = {"final": True} if final else {}
         self.moves.append(
             Move(step, "look", name, run_id, thread_id, plan, outcome=text, extra=extra)
@@ -294,62 +204,12 @@ class Execution:
             other_user_id=self.identities[victim].user_id,
         )
         self.harness.redactor.add(token)
-        accepted, observed = self._attempt(action, token, step)
+        accepted, observed = forging.attempt(self.harness, action, token, step)
         self.history.append(ForgedAttempt(step, name, kind, action, accepted, observed))
         self.moves.append(
             Move(step, "forge", name, forgery=kind, action=action,
                  outcome="accepted" if accepted else "rejected", extra={"victim": victim})
         )
-
-    def gather(
-        self, starts: Sequence[tuple[str, str, Plan]], rng: random.Random,
-        max_jitter: float = 0.002,
-    ) -> None:
-        """Run several plans at once, as a hand-written stress test does, in one move.
-
-        Each run sleeps a random ``0..max_jitter`` seconds at every checkpoint instead of
-        pausing for the scheduler, so the event loop decides the interleaving: what a
-        ``gather`` with jitter explores, and why such a test cannot replay what it finds.
-        Baseline A of ``benchmarks/zoo.py``.
-        """
-        step = self._next_step()
-        jobs = []
-        for name, thread_id, plan in starts:
-            self.run_count += 1
-            run_id = f"r{self.run_count}"
-            plan = self._with_canaries(name, plan)
-            ident = self.identities[name]
-            self.run_owner[run_id] = name
-            self.history.append(RunStarted(step, run_id, name, ident.user_id, thread_id, plan))
-            jobs.append((run_id, partial(self.harness.target.run, ident.token, thread_id,
-                                         plan, run_id), rng.random()))
-        outcomes: dict[str, StepOutcome] = {}
-
-        async def one(run_id: str, fn: Callable[[], Any], seed: float) -> None:
-            jitter = random.Random(seed)
-
-            async def hook(label: str) -> None:
-                await anyio.sleep(jitter.uniform(0, max_jitter))
-
-            with installed_hook(hook):
-                try:
-                    outcomes[run_id] = StepOutcome("finished", result=await fn())
-                except Exception as exc:  # a failing run is an outcome, as in step()
-                    outcomes[run_id] = StepOutcome("failed", error=exc)
-
-        async def all_together() -> None:
-            with anyio.move_on_after(self.harness.limits.block_timeout * 4):
-                async with anyio.create_task_group() as group:
-                    for job in jobs:
-                        group.start_soon(one, *job)
-
-        self.loop.call(all_together)
-        for run_id, _, _ in jobs:
-            outcome = outcomes.get(run_id, StepOutcome("blocked"))
-            text = self._record_outcome(step, run_id, outcome)
-            self.moves.append(Move(step, "start_run", self.run_owner[run_id], run_id,
-                                   self.history.runs[run_id].thread_id,
-                                   self.history.runs[run_id].plan, outcome=text))
 
     def final_reads(self) -> None:
         """Every run left paused finishes, then every identity looks; checked after each."""
@@ -400,6 +260,30 @@ class Execution:
             self.harness.on_step(self.harness.stats)
         return self.step_index
 
+    def _launch(
+        self, step: int, name: str, thread_id: str, plan: Plan, *, run_id: str | None = None,
+        marked: bool = False, look: bool = False,
+    ) -> tuple[str, Plan, RunFn]:
+        """Announce a run of ``name``'s ``plan`` at ``step``.
+
+        Returns the run's id, its plan as launched (with its canaries) and the call
+        that performs it.
+
+        A run (not a look: looks have their own budget, ``Limits.max_looks``) is
+        numbered, and its plan's values get ``name``'s canaries (or, when ``marked``,
+        the canaries they carry are registered).  ``run_id`` keeps a given id (a
+        replay's, a look's).  Nothing runs yet: the caller decides how the call is
+        driven (paused at checkpoints, to its end, or all at once).
+        """
+        if not look:
+            self.run_count += 1
+        run_id = run_id or f"r{self.run_count}"
+        plan = self._register_canaries(name, plan) if marked else self._with_canaries(name, plan)
+        ident = self.identities[name]
+        self.run_owner[run_id] = name
+        self.history.append(RunStarted(step, run_id, name, ident.user_id, thread_id, plan))
+        return run_id, plan, partial(self.harness.target.run, ident.token, thread_id, plan, run_id)
+
     def _with_canaries(self, name: str, plan: Plan) -> Plan:
         out = []
         for call in plan:
@@ -431,67 +315,3 @@ class Execution:
         for connection_id, name, stream in streams:
             for event in stream.take():
                 self.history.append(EventDelivered(step, connection_id, name, event))
-
-    def _record_outcome(self, step: int, run_id: str, outcome: StepOutcome) -> str:
-        owner = self.run_owner[run_id]
-        if outcome.status == "paused":
-            return f"paused at {outcome.label}"
-        if outcome.status == "finished":
-            plan = self.history.runs[run_id].plan
-            self.harness.stats.tool_calls += len(plan)
-            for index, (call, result) in enumerate(zip(plan, outcome.result, strict=False)):
-                self.history.append(ToolResult(step, run_id, owner, index, call, result))
-            self.history.append(RunFinished(step, run_id, owner, True, None))
-            residue = self.loop.call(self.harness.target.residue, run_id)
-            for store, leftovers in sorted(residue.items()):
-                if leftovers:
-                    self.history.append(
-                        ResidueProbed(step, run_id, owner, store, tuple(leftovers))
-                    )
-            return "finished"
-        if outcome.status == "failed":
-            error = outcome.error
-            if isinstance(error, InfrastructureError | OSError):
-                raise InfrastructureError(f"the target failed in run {run_id}: {error}")
-            text = self.harness.redactor.redact(f"{type(error).__name__}: {error}")
-            self.history.append(RunFinished(step, run_id, owner, False, text))
-            return f"failed: {text}"
-        timeout = self.harness.limits.block_timeout
-        self._fail(
-            [
-                Violation(
-                    invariant="runs_make_progress",
-                    anomaly="RunBlocked",
-                    step=step,
-                    identities=(owner,),
-                    message=(
-                        f"run {run_id} of {owner} reached no checkpoint within {timeout}s at "
-                        f"step {step}: it is blocked, probably on a lock held by a paused run"
-                    ),
-                    evidence={"run_id": run_id},
-                )
-            ]
-        )
-
-    def _attempt(self, action: str, token: str, step: int) -> tuple[bool, Any]:
-        loop = self.loop
-        if action == "connect":
-            try:
-                stream = loop.call(self.harness.target.connect, token)
-            except AuthError:
-                return False, None
-            loop.call(stream.sync)
-            observed = [e.to_json() for e in stream.take()]
-            loop.call(stream.aclose)
-            return True, observed
-        run_id = f"forged{step}"
-        plan = (ToolCall("list", "redis"),)
-        fn = partial(self.harness.target.run, token, "t1", plan, run_id)
-        outcome = loop.call(self.controller.start, run_id, fn)
-        for _ in range(_FORGED_RUN_STEPS):
-            if outcome.status != "paused":
-                break
-            outcome = loop.call(self.controller.step, run_id)
-        if outcome.status == "failed" and isinstance(outcome.error, AuthError):
-            return False, None
-        return True, outcome.result if outcome.status == "finished" else outcome.status

@@ -24,7 +24,8 @@ from typing import cast
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from isolation_fuzz.engine.execution import Execution, Harness, IsolationViolated, Limits, Stats
+from isolation_fuzz.engine.execution import Execution
+from isolation_fuzz.engine.harness import Harness, IsolationViolated, Limits, Stats
 from isolation_fuzz.engine.identity import ForgeryKind
 from isolation_fuzz.model import STORES, Store
 from strategies import forgery_kinds, identity_sets, plans, thread_ids

@@ -18,7 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from isolation_fuzz.engine.execution import Execution, Harness, IsolationViolated, Stats
+from isolation_fuzz.engine.execution import Execution
+from isolation_fuzz.engine.harness import Harness, IsolationViolated, Stats
 from isolation_fuzz.engine.trace import Move
 from isolation_fuzz.errors import UsageError
 from isolation_fuzz.model import Violation

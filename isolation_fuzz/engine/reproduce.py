@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from isolation_fuzz._atomic import write_atomic
-from isolation_fuzz.engine.execution import Limits
+from isolation_fuzz.engine.harness import Limits
 from isolation_fuzz.engine.replay import Replayed, perform
 from isolation_fuzz.engine.scenario import Scenario, load_scenario
 from isolation_fuzz.engine.session import open_session

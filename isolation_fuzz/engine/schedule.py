@@ -26,10 +26,11 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from isolation_fuzz.checkpoint import installed_hook
 from isolation_fuzz.errors import UsageError
 
-__all__ = ["CampaignLoop", "RunController", "StepOutcome"]
+__all__ = ["CampaignLoop", "RunController", "RunFn", "StepOutcome"]
 
 T = TypeVar("T")
 Status = Literal["paused", "finished", "failed", "blocked"]
+#: What performs one run once called (``target.run`` bound to its token, thread, plan, id).
 RunFn = Callable[[], Awaitable[Any]]
 
 

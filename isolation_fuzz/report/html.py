@@ -49,8 +49,6 @@ def _box_label(move: Move) -> str:
         return f"start {run} t={move.thread_id!r} [{tools}]"
     if move.kind == "forge":
         return f"forged {move.forgery} → {move.outcome}"
-    if move.kind in ("connect", "disconnect"):
-        return f"{move.kind} {move.connection_id or ''}"
     outcome = move.outcome.replace("paused at ", "@")
     return f"{move.kind} {run} {outcome}".strip()
 

@@ -1,4 +1,4 @@
-"""Execution.gather: the stress-test baseline runs plans truly at once and is checked the same."""
+"""gather: the stress-test baseline runs plans truly at once and is checked the same."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import random
 import pytest
 
 from isolation_fuzz.engine.execution import Execution, IsolationViolated, Limits
+from isolation_fuzz.engine.gather import gather
 from isolation_fuzz.engine.session import open_session
 from isolation_fuzz.model import ToolCall
 from isolation_fuzz.services import ServiceConfig
@@ -23,7 +24,7 @@ def _gathered(target: str, rounds: int) -> int:
             execution = Execution(session.harness)
             try:
                 execution.log_in(["alice", "bob"])
-                execution.gather([("A", "t1", PLAN), ("B", "t2", PLAN)] * 2, rng)
+                gather(execution, [("A", "t1", PLAN), ("B", "t2", PLAN)] * 2, rng)
                 execution.check()
                 execution.final_reads()
                 kinds = [m.kind for m in execution.moves]
@@ -51,7 +52,7 @@ def test_gather_without_jitter_still_finishes_every_run(jitter: float) -> None:
         execution = Execution(session.harness)
         try:
             execution.log_in(["alice"])
-            execution.gather([("A", "t1", PLAN)] * 3, random.Random(1), max_jitter=jitter)
+            gather(execution, [("A", "t1", PLAN)] * 3, random.Random(1), max_jitter=jitter)
             assert [m.outcome for m in execution.moves] == ["finished"] * 3
             assert len({m.run_id for m in execution.moves}) == 3
         finally:

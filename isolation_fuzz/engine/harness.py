@@ -1,0 +1,124 @@
+"""The harness: what every example of a campaign shares, and the failure it raises.
+
+Design note.  A campaign opens its world once: the event loop (a blocking portal),
+the run controller on it, the target opened on the services, the signing key and
+the redactor that hides every secret.  Opening them per example would cost more
+than a typical example's moves, so they live in one :class:`Harness` that each
+example's :class:`~isolation_fuzz.engine.execution.Execution` borrows.  The harness
+also carries how big an example may grow (:class:`Limits`), the campaign's running
+counters (:class:`Stats`) and the two callbacks the campaign listens on.
+
+:class:`IsolationViolated` is what an example raises when the oracle finds
+something: an ``AssertionError``, so Hypothesis treats it as a failure to shrink,
+carrying the violations, the identities, the moves and the history as evidence.
+
+Nothing here performs a move or reads the target; this module only holds the world.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from isolation_fuzz.engine.history import History
+from isolation_fuzz.engine.identity import AuthConfig, Redactor
+from isolation_fuzz.engine.schedule import CampaignLoop, RunController
+from isolation_fuzz.engine.trace import Move
+from isolation_fuzz.model import EventDelivered, Violation
+from isolation_fuzz.target import Target
+
+__all__ = ["NAMES", "Harness", "IsolationViolated", "Limits", "Stats"]
+
+#: The names identities go by in an example, in the order they log in.
+NAMES = "ABCDEFGH"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How big one example may grow."""
+
+    max_identities: int = 3
+    max_runs: int = 6
+    #: Looks in the middle of an example (the final reads come on top of these).
+    max_looks: int = 2
+    #: Forged-token attempts per example: they do not depend on the interleaving, so
+    #: one per example explores them fully while leaving the steps to the runs.
+    max_forgeries: int = 1
+    max_plan_calls: int = 3
+    block_timeout: float = 5.0
+    #: Run every agent run start to end in one move (no interleaving): the baseline
+    #: that shows what the interleaving itself finds.
+    atomic_runs: bool = False
+
+
+@dataclass
+class Stats:
+    """Counters of a campaign, updated as it runs."""
+
+    examples: int = 0
+    steps: int = 0
+    #: Tool calls of finished runs: each one store operation of the target.
+    tool_calls: int = 0
+    violations: int = 0
+    started: float = field(default_factory=time.monotonic)
+    #: Seconds from the start, and examples run, when the first violation was seen.
+    first_failure_seconds: float | None = None
+    first_failure_examples: int | None = None
+
+    def saw_violation(self) -> None:
+        """Count a failing example; the first one also fixes the time-to-first-failure."""
+        self.violations += 1
+        if self.first_failure_seconds is None:
+            self.first_failure_seconds = time.monotonic() - self.started
+            self.first_failure_examples = self.examples
+
+
+@dataclass
+class Harness:
+    """What every example of a campaign shares: the loop, the target and the auth config."""
+
+    loop: CampaignLoop
+    controller: RunController
+    target: Target
+    auth: AuthConfig
+    redactor: Redactor
+    limits: Limits = field(default_factory=Limits)
+    stats: Stats = field(default_factory=Stats)
+    on_step: Callable[[Stats], None] | None = None
+    #: Told of every failing example as it fails, before any shrinking: nothing is lost.
+    on_failure: Callable[[IsolationViolated], None] | None = None
+
+
+class IsolationViolated(AssertionError):
+    """Raised when the oracle finds violations; carries the evidence and the moves."""
+
+    def __init__(
+        self,
+        violations: list[Violation],
+        identities: dict[str, str],
+        moves: list[Move],
+        history: History,
+    ) -> None:
+        self.violations = violations
+        self.identities = identities
+        self.moves = moves
+        self.history = history
+        super().__init__("; ".join(v.message for v in violations))
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        """Every event delivery: step, run, its owner, who received it, and whether foreign."""
+        out = []
+        for record in self.history.of_type(EventDelivered):
+            started = self.history.runs.get(record.event.run_id)
+            owner = started.identity if started is not None else None
+            out.append({
+                "step": record.step,
+                "run_id": record.event.run_id,
+                "owner": owner,
+                "receiver": record.identity,
+                "type": record.event.kind,
+                "foreign": owner is not None and owner != record.identity,
+            })
+        return out
