@@ -36,7 +36,7 @@ from isolation_fuzz.engine.execution import Execution, IsolationViolated, Limits
 from isolation_fuzz.engine.gather import gather
 from isolation_fuzz.engine.session import open_session
 from isolation_fuzz.model import STORES, ToolCall
-from isolation_fuzz.platform.bugs import BUGS
+from isolation_fuzz.platform.bugs import BUGS, seeded_bug
 from isolation_fuzz.services import ServiceConfig
 from isolation_fuzz.target import TargetSpec
 from strategies.plans import KEY_POOL
@@ -168,7 +168,7 @@ def main() -> int:
         return 2
     rows: dict[str, dict[str, Any]] = {}
     for bug in [*bugs, "reference"]:
-        target = "reference" if bug == "reference" else f"zoo:{bug}"
+        target = "reference" if bug == "reference" else seeded_bug(bug).target
         rows[bug] = measure(target, args.budget, args.seed)
         cells = " | ".join(_cell(rows[bug][a], bug == "reference") for a in APPROACHES)
         print(f"{bug}: {cells}", file=sys.stderr, flush=True)

@@ -18,6 +18,12 @@ Contract, in the engine's words:
 * ``residue(run_id)`` reports request-scoped data of a finished run that is still
   stored (empty when cleanup worked); a target that cannot tell returns ``{}``.
 * ``reset()`` removes all data the example created, so examples stay independent.
+
+Targets are found by name (``--target NAME``): first among those registered with
+:func:`register_target`, then among the ``isolation_fuzz.targets`` entry points of
+installed packages.  The bundled platform declares itself there (``reference``, and
+the family ``zoo:*`` of its seeded bugs), exactly as a plugin would, so this module
+knows no target by name and importing it imports no platform.
 """
 
 from __future__ import annotations
@@ -26,16 +32,22 @@ import importlib
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from isolation_fuzz.errors import UsageError
 from isolation_fuzz.model import Event, Plan
 
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
+
 __all__ = [
+    "ENTRY_POINT_GROUP",
     "EventStream",
     "Target",
     "TargetFactory",
     "TargetSpec",
+    "available_targets",
     "open_target",
     "register_target",
     "resolve_target",
@@ -74,7 +86,7 @@ class Target(Protocol):
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """Which target to fuzz: a registered name (``reference``, ``zoo:<bug>``) and options."""
+    """Which target to fuzz: a registered name (``reference``, ``zoo:<bug>``...) and options."""
 
     name: str = "reference"
     transport: str = "local"  # "local" (in-process events) or "websocket" (real sockets)
@@ -86,10 +98,20 @@ class TargetSpec:
 #: ``factory(spec, services, auth) -> async context manager yielding a Target``.
 TargetFactory = Callable[[TargetSpec, Any, Any], AbstractAsyncContextManager[Target]]
 
-# Targets register lazily by module path so the engine never imports them up front.
-_REGISTRY: dict[str, str | TargetFactory] = {
-    "reference": "isolation_fuzz.platform.reference:open_reference_target",
-}
+#: The entry-point group that installed packages (the bundled platform included)
+#: declare their targets in.  A plain name is one target, whose object is its factory;
+#: a name with a ``*`` (``zoo:*``) is a family, whose object maps each of its names
+#: to a factory, so the family's names are listed once, by whoever owns them.
+ENTRY_POINT_GROUP = "isolation_fuzz.targets"
+
+# A lazy, cached registry (anyio's ``get_async_backend`` is the model): names map to
+# factories or ``"module:function"`` paths, and nothing is imported until a name is
+# asked for.  On a miss the entry points are consulted (an exact name first, then the
+# families whose pattern matches) and whatever they give is cached here.  So neither
+# this module nor the engine knows which targets exist, and importing it imports no
+# platform (issue 9: the engine used to know the ``zoo:`` prefix).
+_REGISTRY: dict[str, str | TargetFactory] = {}
+_FAMILIES_LOADED: set[str] = set()
 
 
 def register_target(name: str, factory: str | TargetFactory) -> None:
@@ -97,23 +119,94 @@ def register_target(name: str, factory: str | TargetFactory) -> None:
     _REGISTRY[name] = factory
 
 
+def available_targets() -> list[str]:
+    """Every selectable target name, sorted (this loads every target family)."""
+    names = set(_REGISTRY)
+    for entry in _entry_points():
+        if _is_family(entry.name):
+            try:
+                _load_family(entry)
+            except UsageError:
+                names.add(entry.name)  # a broken family: show its pattern at least
+        else:
+            names.add(entry.name)
+    return sorted(names | set(_REGISTRY))
+
+
+def _entry_points() -> tuple[EntryPoint, ...]:
+    from importlib.metadata import entry_points  # only on a miss: it is not free
+
+    return tuple(entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _is_family(pattern: str) -> bool:
+    return "*" in pattern
+
+
+def _load(entry: EntryPoint) -> object:
+    try:
+        return entry.load()
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(
+            f"target {entry.name!r} ({entry.value}) cannot be loaded: {exc}; "
+            "check that its package is installed and the entry point names an existing object"
+        ) from exc
+
+
+def _load_family(entry: EntryPoint) -> None:
+    """Register the names of the family ``entry`` (once) that match its pattern."""
+    if entry.name in _FAMILIES_LOADED:
+        return
+    members = _load(entry)
+    if not isinstance(members, Mapping):
+        raise UsageError(
+            f"target family {entry.name!r} ({entry.value}) gives a "
+            f"{type(members).__name__}, not a mapping of target names to factories"
+        )
+    for name, factory in members.items():
+        if isinstance(name, str) and fnmatchcase(name, entry.name):
+            _REGISTRY.setdefault(name, factory)
+    _FAMILIES_LOADED.add(entry.name)
+
+
+def _from_entry_points(name: str) -> str | TargetFactory | None:
+    entries = _entry_points()
+    for entry in entries:
+        if entry.name == name and not _is_family(entry.name):
+            factory = _load(entry)
+            if not callable(factory):
+                raise UsageError(
+                    f"target {name!r} ({entry.value}) is a {type(factory).__name__}, "
+                    "not a target factory"
+                )
+            _REGISTRY.setdefault(name, factory)
+            return _REGISTRY[name]
+    for entry in entries:
+        if _is_family(entry.name) and fnmatchcase(name, entry.name):
+            _load_family(entry)
+    return _REGISTRY.get(name)
+
+
 def _resolve(spec: TargetSpec) -> TargetFactory:
     name = spec.name
     path = _REGISTRY.get(name)
-    if path is None and name.startswith("zoo:"):
-        path = f"isolation_fuzz.platform.bugs.{name[4:]}:open_target"
     if path is None:
-        raise UsageError(
-            f"unknown target {name!r}; choose one of {sorted(_REGISTRY)} or 'zoo:<bug>'"
-        )
+        path = _from_entry_points(name)
+    if path is None:
+        choices = available_targets()
+        if not choices:
+            raise UsageError(
+                f"unknown target {name!r}, and no target is installed: install isolation-fuzz "
+                f"(pip install -e .) so that its {ENTRY_POINT_GROUP!r} entry points exist"
+            )
+        raise UsageError(f"unknown target {name!r}; choose one of {', '.join(choices)}")
     if not isinstance(path, str):
         return path
     module_name, _, attr = path.partition(":")
     try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        raise UsageError(f"target {name!r} cannot be loaded: {exc}") from exc
-    factory: TargetFactory = getattr(module, attr)
+        factory: TargetFactory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"target {name!r} ({path}) cannot be loaded: {exc}") from exc
     return factory
 
 

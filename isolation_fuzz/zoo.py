@@ -2,20 +2,20 @@
 
 The zoo is the project's self-check and its demo: every variant must be caught,
 the correct platform must stay clean, and every shrunk scenario must be at most one
-move longer than the shortest interleaving that shows that bug (each module states
-it as ``SHORTEST``).
+move longer than the shortest interleaving that shows that bug.  Everything the
+runner knows about a bug (its target name, that length) it reads from the bug's
+record, :class:`isolation_fuzz.platform.bugs.SeededBug`.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from isolation_fuzz.engine.campaign import CampaignConfig, CampaignResult, run_campaign
 from isolation_fuzz.engine.trace import scenario_length
 from isolation_fuzz.errors import UsageError
-from isolation_fuzz.platform.bugs import BUGS
+from isolation_fuzz.platform.bugs import BUGS, seeded_bug
 from isolation_fuzz.services import ServiceConfig
 from isolation_fuzz.target import TargetSpec
 
@@ -50,10 +50,8 @@ class ZooRow:
 
 
 def shortest_for(bug: str) -> int:
-    """The length of the shortest interleaving that shows ``bug`` (from its module)."""
-    module = importlib.import_module(f"isolation_fuzz.platform.bugs.{bug}")
-    shortest: int = module.SHORTEST
-    return shortest
+    """The length of the shortest interleaving that shows ``bug`` (from its record)."""
+    return seeded_bug(bug).shortest
 
 
 def _row(bug: str, result: CampaignResult) -> ZooRow:
@@ -85,7 +83,7 @@ def run_zoo(
         raise UsageError(f"unknown bug(s) {unknown}; choose from {list(BUGS)}")
     rows = []
     for name in [*bugs, "reference"]:
-        target = "reference" if name == "reference" else f"zoo:{name}"
+        target = "reference" if name == "reference" else seeded_bug(name).target
         config = CampaignConfig(
             target=TargetSpec(target),
             max_examples=1_000_000,

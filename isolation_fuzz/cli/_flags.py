@@ -1,17 +1,63 @@
-"""Service flags shared by the commands: ``--redis-url`` and friends, else the environment."""
+"""The flags several commands share, and what they turn into, in one place.
+
+Service flags (``--redis-url`` and friends, else the environment), report flags
+(``--report-dir``, ``--corpus``) and durations (``90s``, ``10m``, ``1.5h``).  A
+command module adds the groups it needs in its ``add_parser`` and reads them back
+with :func:`services_from` and :func:`report_from`, so two commands cannot spell or
+default the same flag differently.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
+from isolation_fuzz.errors import UsageError
 from isolation_fuzz.services import ServiceConfig
 
-__all__ = ["add_service_flags", "services_from"]
+if TYPE_CHECKING:
+    from isolation_fuzz.report.files import RunReport
+
+__all__ = [
+    "add_report_flags",
+    "add_service_flags",
+    "duration_arg",
+    "parse_duration",
+    "report_from",
+    "services_from",
+]
 
 SERVICES = ("redis", "postgres", "clickhouse")
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h)?\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """``"90"``, ``"90s"``, ``"10m"``, ``"1.5h"`` -> seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise UsageError(f"budget {text!r} is not a duration; write e.g. 90s, 10m or 1h")
+    value = float(match.group(1))
+    factor = {"s": 1, None: 1, "m": 60, "h": 3600}[match.group(2)]
+    seconds = value * factor
+    if seconds <= 0:
+        raise UsageError(f"budget {text!r} must be positive")
+    return seconds
+
+
+def duration_arg(text: str) -> float:
+    """:func:`parse_duration` as an argparse ``type``."""
+    try:
+        return parse_duration(text)
+    except UsageError as exc:
+        # argparse replaces a ValueError's message with a generic one; keep ours.
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
 
 def add_service_flags(parser: argparse.ArgumentParser) -> None:
+    """``--redis-url``, ``--postgres-url``, ``--clickhouse-url``."""
     for service in SERVICES:
         parser.add_argument(
             f"--{service}-url",
@@ -21,9 +67,30 @@ def add_service_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def services_from(args: argparse.Namespace) -> ServiceConfig:
+    """The service flags, each falling back to its environment variable."""
     env = ServiceConfig.from_env()
     return ServiceConfig(
         redis_url=args.redis_url or env.redis_url,
         postgres_url=args.postgres_url or env.postgres_url,
         clickhouse_url=args.clickhouse_url or env.clickhouse_url,
     )
+
+
+def add_report_flags(parser: argparse.ArgumentParser) -> None:
+    """``--report-dir`` and ``--corpus``."""
+    parser.add_argument(
+        "--report-dir", default="reports", help="where reports/<run-id>/ go (default reports)"
+    )
+    parser.add_argument(
+        "--corpus",
+        default="reports/corpus",
+        help="where found scenarios accumulate (default reports/corpus; 'none' to skip)",
+    )
+
+
+def report_from(args: argparse.Namespace, label: str, notices: TextIO | None = None) -> RunReport:
+    """The run's report files under ``--report-dir``, feeding ``--corpus`` unless 'none'."""
+    from isolation_fuzz.report.files import RunReport, new_run_id
+
+    corpus = None if args.corpus == "none" else Path(args.corpus)
+    return RunReport(Path(args.report_dir), new_run_id(label), corpus, notices)

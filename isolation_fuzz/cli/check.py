@@ -12,21 +12,36 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from isolation_fuzz._atomic import write_atomic
-from isolation_fuzz.cli._flags import services_from
-from isolation_fuzz.cli.run import report_for, run_with_report
-from isolation_fuzz.engine.campaign import PROFILES, CampaignConfig
-from isolation_fuzz.engine.reproduce import replay_all, scenario_files
-from isolation_fuzz.engine.scenario import load_scenario
-from isolation_fuzz.report import format_result
-from isolation_fuzz.report.junit import JUnitCase, invariant_cases, junit_xml
-from isolation_fuzz.target import TargetSpec
+from isolation_fuzz.cli._flags import add_service_flags, report_from, services_from
 
-__all__ = ["check_command"]
+__all__ = ["add_parser", "run"]
 
 
-def check_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``check`` and its flags to the command's subparsers."""
+    check = sub.add_parser("check", help="pre-release gate: replay the corpus, then fuzz")
+    check.add_argument("--corpus", default="reports/corpus", help="scenario directory")
+    check.add_argument("--target", help="target for replays and the campaign (default: recorded "
+                       "targets, and reference for the campaign)")
+    check.add_argument("--transport", choices=["local", "websocket"], default="local")
+    check.add_argument("--max-examples", type=int, help="pre-release budget (default 300)")
+    check.add_argument("--junit", metavar="FILE", help="also write the JUnit XML here")
+    check.add_argument("--report-dir", default="reports", help="where run reports go")
+    check.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_service_flags(check)
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Exit 1 if a corpus scenario reproduces or the pre-release campaign finds a violation."""
+    from isolation_fuzz._atomic import write_atomic
+    from isolation_fuzz.cli.run import run_with_report
+    from isolation_fuzz.engine.campaign import CampaignConfig
+    from isolation_fuzz.engine.reproduce import replay_all, scenario_files
+    from isolation_fuzz.engine.scenario import load_scenario
+    from isolation_fuzz.report.junit import JUnitCase, invariant_cases, junit_xml
+    from isolation_fuzz.report.text import TextVerdict
+    from isolation_fuzz.target import TargetSpec
+
     corpus = Path(args.corpus)
     files = scenario_files(corpus) if corpus.exists() else []
     scenarios = [load_scenario(p) for p in files]  # a bad file fails the gate loudly (exit 2)
@@ -49,18 +64,16 @@ def check_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             )
         )
 
-    profile = PROFILES["pre-release"]
     config = CampaignConfig(
         target=override or TargetSpec("reference"),
-        profile=profile.name,
+        profile="pre-release",
         max_examples=args.max_examples,
         services=services,
     )
-    run_report = report_for(args, f"check-{config.target.name}")
+    run_report = report_from(args, f"check-{config.target.name}", notices=err)
     result = run_with_report(
-        config, run_report, err, None, args.max_examples or profile.max_examples, quiet=args.quiet
+        config, run_report, err, quiet=args.quiet, also=[TextVerdict(out)]
     )
-    out.write(format_result(result) + "\n")
     scenario = None
     if result.finding is not None:
         scenario = run_report.scenario_of(

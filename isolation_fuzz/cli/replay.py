@@ -6,15 +6,26 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from isolation_fuzz.cli._flags import services_from
-from isolation_fuzz.engine.reproduce import export_test, replay_scenario
-from isolation_fuzz.engine.scenario import load_scenario
+from isolation_fuzz.cli._flags import add_service_flags, services_from
 
-__all__ = ["replay_command"]
+__all__ = ["add_parser", "run"]
 
 
-def replay_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``replay`` and its flags to the command's subparsers."""
+    replay = sub.add_parser("replay", help="perform a saved scenario again")
+    replay.add_argument("file", help="a scenario.json written by run or check")
+    replay.add_argument("--repeat", type=int, default=1, help="replay N times, report k of N")
+    replay.add_argument("--export-test", metavar="PATH", help="write a pytest regression test")
+    replay.add_argument("--target", help="replay against this target instead of the recorded one")
+    add_service_flags(replay)
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Exit 1 while the scenario reproduces, 0 once it no longer does."""
+    from isolation_fuzz.engine.reproduce import export_test, replay_scenario
+    from isolation_fuzz.engine.scenario import load_scenario
+
     scenario = load_scenario(args.file)
     if args.export_test:
         path = export_test(scenario, Path(args.export_test))

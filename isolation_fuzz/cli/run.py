@@ -1,28 +1,64 @@
-"""``isolation-fuzz run``: flags in, campaign, verdict out, and the run's report files."""
+"""``isolation-fuzz run``: flags in, campaign, verdict out, and the run's report files.
+
+The command only assembles handlers of the campaign's events (the progress bar on
+stderr, the report files, the text verdict on stdout) and hands them to
+:func:`~isolation_fuzz.engine.campaign.run_campaign`; the budget they show comes
+from the campaign's first event, not from the flags.  Heavy imports wait inside the
+functions, so that building the parser (``--help``, a typo) stays quick.
+"""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from isolation_fuzz.cli._flags import services_from
-from isolation_fuzz.engine.campaign import CampaignConfig, CampaignResult, Finding, run_campaign
-from isolation_fuzz.engine.database import open_database
-from isolation_fuzz.report import ProgressBar, format_result
-from isolation_fuzz.report.files import RunReport, new_run_id
-from isolation_fuzz.target import TargetSpec
+from isolation_fuzz.cli._flags import (
+    add_report_flags,
+    add_service_flags,
+    duration_arg,
+    report_from,
+    services_from,
+)
 
-__all__ = ["report_for", "run_command"]
+if TYPE_CHECKING:
+    from isolation_fuzz.engine.campaign import CampaignConfig, CampaignResult
+    from isolation_fuzz.engine.events import EventHandler
+    from isolation_fuzz.report.files import RunReport
+
+__all__ = ["add_parser", "run", "run_with_report"]
 
 
-def report_for(args: argparse.Namespace, label: str) -> RunReport:
-    corpus = None if args.corpus == "none" else Path(args.corpus)
-    return RunReport(Path(args.report_dir), new_run_id(label), corpus)
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``run`` and its flags to the command's subparsers."""
+    run = sub.add_parser("run", help="run a fuzz campaign and print a verdict")
+    run.add_argument("--target", default="reference", help="reference (default) or zoo:<bug>")
+    run.add_argument(
+        "--transport",
+        choices=["local", "websocket"],
+        default="local",
+        help="deliver events in process (fast) or over real WebSocket connections",
+    )
+    run.add_argument("--profile", default="quick", help="quick (default), nightly or pre-release")
+    run.add_argument("--max-examples", type=int, help="stop after this many examples")
+    run.add_argument("--budget", type=duration_arg, help="stop after this long, e.g. 10m")
+    run.add_argument("--seed", type=int, help="seed for a reproducible campaign")
+    add_service_flags(run)
+    add_report_flags(run)
+    run.add_argument(
+        "--database",
+        metavar="PATH|URL",
+        help="Hypothesis example database shared by workers: a directory or redis://host/db",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run the campaign the flags describe; print progress to ``err`` and the verdict to ``out``."""
+    from isolation_fuzz.engine.campaign import CampaignConfig
+    from isolation_fuzz.engine.database import open_database
+    from isolation_fuzz.report.text import TextVerdict
+    from isolation_fuzz.target import TargetSpec
+
     config = CampaignConfig(
         target=TargetSpec(args.target, args.transport),
         profile=args.profile,
@@ -32,14 +68,8 @@ def run_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         services=services_from(args),
         database=open_database(args.database) if args.database else None,
     )
-    profile = config.resolved_profile()
-    budget = args.budget if args.budget is not None else (
-        None if args.max_examples is not None else profile.budget_seconds
-    )
-    examples = args.max_examples if args.max_examples is not None else profile.max_examples
-    result = run_with_report(config, report_for(args, args.target), err, budget, examples,
-                             quiet=args.quiet)
-    out.write(format_result(result) + "\n")
+    report = report_from(args, args.target, notices=err)
+    result = run_with_report(config, report, err, quiet=args.quiet, also=[TextVerdict(out)])
     return result.exit_code
 
 
@@ -47,31 +77,22 @@ def run_with_report(
     config: CampaignConfig,
     report: RunReport,
     err: TextIO,
-    budget: float | None,
-    examples: int,
+    *,
     quiet: bool = False,
+    also: list[EventHandler] | None = None,
 ) -> CampaignResult:
-    """Run a campaign that saves each failing case the moment it is seen."""
-    bar = None if quiet else ProgressBar(err, budget, examples)
-    saved: list[Path] = []
+    """Run a campaign with a progress bar on ``err`` (unless ``quiet``) and ``report``'s files.
 
-    def save(finding: Finding) -> None:
-        meta = {"target": config.target, "seed": config.seed, "profile": config.profile}
-        path = report.save_finding(meta, finding)
-        if not saved:
-            err.write(f"\nviolation found; saved to {path} (shrinking it now)\n")
-            err.flush()
-        saved.append(path)
+    ``report`` saves each failing case the moment it is seen; ``also`` are further
+    handlers, called after those two (the text verdict, after the report line).
+    """
+    from isolation_fuzz.engine.campaign import run_campaign
+    from isolation_fuzz.report.progress import ProgressBar
 
+    bar = None if quiet else ProgressBar(err)
+    handlers: list[EventHandler] = [*([bar] if bar is not None else []), report, *(also or [])]
     try:
-        result = run_campaign(
-            config,
-            on_progress=None if bar is None else (lambda s, t: bar.update(s, t)),
-            on_finding=save,
-        )
+        return run_campaign(config, handlers=handlers)
     finally:
         if bar is not None:
-            bar.close()
-    where = report.finish(result)
-    err.write(f"report: {where}\n")
-    return result
+            bar.close()  # a campaign that raised still leaves the terminal tidy

@@ -5,17 +5,33 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from isolation_fuzz.cli._flags import duration_arg
 from isolation_fuzz.errors import UsageError
-from isolation_fuzz.platform.bugs import BUGS
-from isolation_fuzz.zoo import ZooRow, format_row, format_zoo, run_zoo
 
-__all__ = ["zoo_command"]
+if TYPE_CHECKING:
+    from isolation_fuzz.zoo import ZooRow
+
+__all__ = ["add_parser", "run"]
 
 
-def zoo_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``zoo`` and its flags to the command's subparsers."""
+    zoo = sub.add_parser("zoo", help="run against every seeded-bug variant and tabulate")
+    zoo.add_argument("--bugs", nargs="+", metavar="BUG", help="only these bugs (default: all)")
+    zoo.add_argument(
+        "--budget-per-bug", type=duration_arg, default=60.0, help="time per bug (default 60s)"
+    )
+    zoo.add_argument("--seed", type=int, default=0, help="campaign seed (default 0)")
+    zoo.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
+
+
+def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Exit 0 only if every variant was caught (and shrunk well) and the platform is clean."""
+    from isolation_fuzz.platform.bugs import BUGS
+    from isolation_fuzz.zoo import format_row, format_zoo, run_zoo
+
     json_path = Path(args.json) if args.json else None
     if json_path is not None and not json_path.parent.exists():
         raise UsageError(f"cannot write {json_path}: directory {json_path.parent} does not exist")

@@ -7,7 +7,12 @@ Hypothesis state machine reaches them through the portal.
 Budgets.  Hypothesis counts examples, not seconds, so a time budget runs the
 machine in batches, each sized from the measured time per example so that it fits
 in what is left, and each seeded from the campaign seed and its batch number: the
-same seed and budget explore the same examples in the same order.
+same seed and budget explore the same examples in the same order.  The budget is
+resolved once (:func:`~isolation_fuzz.engine.budget.resolve_budget`) and announced in
+the first event.
+
+News leaves as events (:mod:`isolation_fuzz.engine.events`) to the handlers the
+caller passes, and the result as the return value; nothing else comes back.
 
 Settings are built from Hypothesis's ``default`` profile, never from whichever
 profile is loaded, so the ``ci`` profile Hypothesis switches on under CI cannot
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,47 +32,37 @@ from hypothesis.database import ExampleDatabase
 from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 
+from isolation_fuzz.engine.budget import PROFILES, Budget, Profile, profile_named, resolve_budget
+from isolation_fuzz.engine.events import (
+    CampaignFinished,
+    CampaignStarted,
+    Counts,
+    EventHandler,
+    Progress,
+    ShrinkImproved,
+    Stopped,
+    ViolationFound,
+    emit,
+)
 from isolation_fuzz.engine.machine import Harness, IsolationViolated, Limits, Stats, machine_for
 from isolation_fuzz.engine.replay import Replayed, minimize
 from isolation_fuzz.engine.scenario import Scenario
 from isolation_fuzz.engine.session import open_session
 from isolation_fuzz.engine.stopping import Stopper, StopRequested
 from isolation_fuzz.engine.trace import Move, scenario_length
-from isolation_fuzz.errors import UsageError
 from isolation_fuzz.model import Violation
 from isolation_fuzz.services import ServiceConfig
 from isolation_fuzz.target import TargetSpec, resolve_target
 
 __all__ = [
     "PROFILES",
+    "Budget",
     "CampaignConfig",
     "CampaignResult",
     "Finding",
     "Profile",
     "run_campaign",
 ]
-
-
-@dataclass(frozen=True)
-class Profile:
-    """A named set of campaign defaults."""
-
-    name: str
-    max_examples: int
-    budget_seconds: float | None
-    step_count: int
-    derandomize: bool
-    use_database: bool
-    #: Examples Hypothesis may run shrinking a failure before the move minimiser takes
-    #: over: a count, not seconds, so that the same seed shrinks to the same scenario.
-    shrink_examples: int = 100
-
-
-PROFILES: dict[str, Profile] = {
-    "quick": Profile("quick", 100, None, 30, False, False),
-    "nightly": Profile("nightly", 1_000_000, 30 * 60, 40, False, True, 400),
-    "pre-release": Profile("pre-release", 300, None, 30, True, False),
-}
 
 
 @dataclass(frozen=True)
@@ -86,12 +81,12 @@ class CampaignConfig:
     shrink: bool = True
 
     def resolved_profile(self) -> Profile:
-        try:
-            return PROFILES[self.profile]
-        except KeyError:
-            raise UsageError(
-                f"unknown profile {self.profile!r}; choose one of {sorted(PROFILES)}"
-            ) from None
+        """The profile this campaign runs under."""
+        return profile_named(self.profile)
+
+    def resolved_budget(self) -> Budget:
+        """The profile's defaults combined with the explicit limits, once."""
+        return resolve_budget(self.profile, self.max_examples, self.budget_seconds)
 
 
 @dataclass(frozen=True)
@@ -169,46 +164,44 @@ def hypothesis_settings(
 
 
 def run_campaign(
-    config: CampaignConfig,
-    *,
-    on_progress: Callable[[Stats, float], None] | None = None,
-    on_finding: Callable[[Finding], None] | None = None,
+    config: CampaignConfig, *, handlers: Sequence[EventHandler] = ()
 ) -> CampaignResult:
     """Run one campaign to its budget or first violation, and return the result.
 
-    ``on_finding`` hears of the first failing example as soon as it fails and of
-    each smaller one shrinking finds, so a caller can save it before anything
-    else can go wrong; the last call it gets is the finding returned.
+    Every handler hears the campaign's events (:mod:`isolation_fuzz.engine.events`):
+    the resolved budget first, then progress after each step, the first failing
+    example the moment it fails (so it can be saved before anything else can go
+    wrong), each smaller one shrinking finds, why the search stopped, and last the
+    result returned here.
     """
-    profile = config.resolved_profile()
-    max_examples = config.max_examples if config.max_examples is not None else profile.max_examples
-    budget = config.budget_seconds if config.budget_seconds is not None else profile.budget_seconds
-    if config.max_examples is not None and config.budget_seconds is None:
-        budget = None  # an explicit example count is the budget
-    if max_examples < 1:
-        raise UsageError(f"--max-examples must be at least 1, got {max_examples}")
+    listeners = tuple(handlers)
+    budget = config.resolved_budget()
+    profile = budget.profile
     resolve_target(config.target)  # a bad target name fails before any engine starts
     campaign_seed = None if profile.derandomize else (
         config.seed if config.seed is not None else secrets.randbelow(2**32)
     )
+    emit(listeners, CampaignStarted(config.target, budget, campaign_seed))
     started = time.monotonic()
-    stopper = Stopper(None if budget is None else started + budget)
+    stopper = Stopper(None if budget.seconds is None else started + budget.seconds)
     best: list[Finding] = []
 
     def progress(s: Stats) -> None:
         stopper.check(s.examples)
-        if on_progress is not None:
-            on_progress(s, time.monotonic() - started)
+        if listeners:
+            counts = Counts(s.examples, s.steps, s.violations, s.tool_calls)
+            emit(listeners, Progress(counts, time.monotonic() - started))
 
     def keep(failure: IsolationViolated) -> None:
         found = Finding.of(failure)
         if best and scenario_length(found.moves) >= scenario_length(best[0].moves):
             return
-        if not best:
+        first = not best
+        if first:
             stopper.shrink_after = stats.examples + profile.shrink_examples
         best[:] = [found]
-        if on_finding is not None:
-            on_finding(found)
+        elapsed = time.monotonic() - started
+        emit(listeners, ViolationFound(found, elapsed) if first else ShrinkImproved(found))
 
     stopped_by: str | None = None
     with stopper, open_session(
@@ -218,20 +211,18 @@ def run_campaign(
         stats = harness.stats
         machine = machine_for(harness)
         try:
-            finding = _run_batches(
-                machine, profile, max_examples, budget, campaign_seed, config, stats, started
-            )
+            finding = _run_batches(machine, budget, campaign_seed, config, stats, started)
         except StopRequested as stop:
             stopped_by = stop.reason
             finding = best[0] if best else None
+        emit(listeners, Stopped(stopped_by or _why_ended(finding, budget, started)))
         if finding is not None and config.shrink and not stopper.stopping():
             finding = _minimize(harness, finding, stopper)
-            if on_finding is not None:
-                on_finding(finding)
+            emit(listeners, ShrinkImproved(finding))
         described = session.services
         fuzzing_seconds = time.monotonic() - stats.started
 
-    return CampaignResult(
+    result = CampaignResult(
         verdict="violation" if finding else "clean",
         finding=finding,
         examples=stats.examples,
@@ -247,19 +238,29 @@ def run_campaign(
         fuzzing_seconds=fuzzing_seconds,
         tool_calls=stats.tool_calls,
     )
+    emit(listeners, CampaignFinished(result))
+    return result
+
+
+def _why_ended(finding: Finding | None, budget: Budget, started: float) -> str:
+    """Why a search that no one stopped ended: a failure, or a budget used up."""
+    if finding is not None:
+        return "violation"
+    if budget.seconds is not None and time.monotonic() - started >= budget.seconds:
+        return "budget"
+    return "examples"
 
 
 def _run_batches(
     machine: Any,
-    profile: Profile,
-    max_examples: int,
-    budget: float | None,
+    resolved: Budget,
     campaign_seed: int | None,
     config: CampaignConfig,
     stats: Stats,
     started: float,
 ) -> Finding | None:
-    remaining = max_examples
+    profile, budget = resolved.profile, resolved.seconds
+    remaining = resolved.max_examples
     batch = 0
     while remaining > 0:
         size = remaining

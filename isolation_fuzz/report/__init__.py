@@ -1,8 +1,19 @@
-"""Reporters: they read a campaign result and write it somewhere; they never drive a campaign."""
+"""Reporters: handlers of the engine's events that write a campaign down somewhere.
+
+What lives here: the progress bar (``progress``), the text verdict (``text``), the
+run's files and the corpus (``files``: summary, scenario, JUnit, HTML) and the
+renderers they use (``junit``, ``html``).  Each reporter is an
+:class:`~isolation_fuzz.engine.events.EventHandler`: it reads the events a campaign
+emits and its result, and never drives a campaign.
+
+Who may import it: the CLI, the zoo runner and users who report a campaign their own
+way.  It imports the engine's records and events, never the CLI or the platform.
+"""
 
 from __future__ import annotations
 
+from isolation_fuzz.report.files import RunReport
 from isolation_fuzz.report.progress import ProgressBar
-from isolation_fuzz.report.text import format_result
+from isolation_fuzz.report.text import TextVerdict, format_result
 
-__all__ = ["ProgressBar", "format_result"]
+__all__ = ["ProgressBar", "RunReport", "TextVerdict", "format_result"]

@@ -6,6 +6,11 @@ Written in two moments.  As soon as a campaign sees a failing example,
 something to replay.  At the end :meth:`RunReport.finish` replaces both with the
 final word and adds ``junit.xml`` and ``report.html``.  Every file is written
 whole to a temporary name and renamed into place.
+
+:class:`RunReport` is a handler of the campaign's events: ``ViolationFound`` (the
+first failing example, before shrinking) and ``ShrinkImproved`` save the case,
+``CampaignFinished`` writes the final files.  Given a ``notices`` stream, it also
+says where it saved them.
 """
 
 from __future__ import annotations
@@ -17,9 +22,16 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from isolation_fuzz._atomic import write_atomic
+from isolation_fuzz.engine.events import (
+    CampaignEvent,
+    CampaignFinished,
+    CampaignStarted,
+    ShrinkImproved,
+    ViolationFound,
+)
 from isolation_fuzz.engine.scenario import Scenario, save_scenario
 from isolation_fuzz.report.junit import junit_xml
 
@@ -50,13 +62,35 @@ def corpus_name(scenario: Scenario) -> str:
 class RunReport:
     """The files of one run under ``root/<run_id>/``, and where findings join the corpus."""
 
-    def __init__(self, root: Path, run_id: str, corpus: Path | None = None) -> None:
+    def __init__(
+        self, root: Path, run_id: str, corpus: Path | None = None, notices: TextIO | None = None
+    ) -> None:
         self.dir = root / run_id
         self.run_id = run_id
         self.corpus = corpus
         self.scenario_path = self.dir / "scenario.json"
+        #: Where to say that a case was saved and where the report is (the CLI's stderr).
+        self.notices = notices
+        self._meta: dict[str, Any] = {}
+
+    def handle_event(self, event: CampaignEvent) -> None:
+        """Save each failing case as it comes, and the final files at the finish."""
+        if isinstance(event, CampaignStarted):
+            self._meta = {
+                "target": event.target, "seed": event.seed, "profile": event.budget.profile.name
+            }
+        elif isinstance(event, ViolationFound | ShrinkImproved):
+            path = self.save_finding(self._meta, event.finding)
+            if isinstance(event, ViolationFound) and self.notices is not None:
+                self.notices.write(f"\nviolation found; saved to {path} (shrinking it now)\n")
+                self.notices.flush()
+        elif isinstance(event, CampaignFinished):
+            where = self.finish(event.result)
+            if self.notices is not None:
+                self.notices.write(f"report: {where}\n")
 
     def scenario_of(self, result_meta: Mapping[str, Any], finding: Finding) -> Scenario:
+        """The finding as a scenario, with the run's target and seed from ``result_meta``."""
         return finding.to_scenario(result_meta["target"], result_meta.get("seed"))
 
     def save_finding(self, meta: Mapping[str, Any], finding: Finding) -> Path:

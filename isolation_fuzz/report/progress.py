@@ -1,23 +1,46 @@
-"""A one-line progress display for long campaigns: examples, steps, violations, time."""
+"""A one-line progress display for long campaigns: examples, steps, violations, time.
+
+A handler of the campaign's events: it learns the budget from ``CampaignStarted``
+(never from the flags), redraws on ``Progress`` (throttled: a step is far more
+often than a terminal needs), and ends its line on ``CampaignFinished``.
+"""
 
 from __future__ import annotations
 
 import time
 from typing import Protocol, TextIO
 
+from isolation_fuzz.engine.events import (
+    CampaignEvent,
+    CampaignFinished,
+    CampaignStarted,
+    Progress,
+)
+
 __all__ = ["ProgressBar"]
 
 
 class _Counts(Protocol):
-    examples: int
-    steps: int
-    violations: int
+    @property
+    def examples(self) -> int: ...
+    @property
+    def steps(self) -> int: ...
+    @property
+    def violations(self) -> int: ...
 
 
 class ProgressBar:
-    """Redraws one line on a terminal; prints a line now and then when piped to a file."""
+    """Redraws one line on a terminal; prints a line now and then when piped to a file.
 
-    def __init__(self, stream: TextIO, budget_seconds: float | None, max_examples: int | None):
+    The budget may be given here, or left for ``CampaignStarted`` to fill in.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        budget_seconds: float | None = None,
+        max_examples: int | None = None,
+    ) -> None:
         self.stream = stream
         self.budget = budget_seconds
         self.max_examples = max_examples
@@ -39,10 +62,22 @@ class ProgressBar:
         self.stream.flush()
         self._drawn = True
 
+    def handle_event(self, event: CampaignEvent) -> None:
+        """Take the budget from the start, draw on progress, end the line at the finish."""
+        if isinstance(event, CampaignStarted):
+            self.budget = event.budget.seconds
+            self.max_examples = event.budget.max_examples
+        elif isinstance(event, Progress):
+            self.update(event.counts, event.elapsed)
+        elif isinstance(event, CampaignFinished):
+            self.close()
+
     def close(self) -> None:
+        """End the drawn line on a terminal; safe to call more than once."""
         if self._drawn and self.tty:
             self.stream.write("\n")
             self.stream.flush()
+        self._drawn = False
 
     def _line(self, counts: _Counts, elapsed: float) -> str:
         examples = f"examples {counts.examples}"

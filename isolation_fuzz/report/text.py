@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
+from isolation_fuzz.engine.events import CampaignEvent, CampaignFinished
 from isolation_fuzz.engine.trace import format_moves, scenario_length
 
 if TYPE_CHECKING:
     from isolation_fuzz.engine.campaign import CampaignResult
 
-__all__ = ["format_result"]
+__all__ = ["TextVerdict", "format_result"]
+
+
+class TextVerdict:
+    """A handler that prints :func:`format_result` to ``stream`` when the campaign finishes."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def handle_event(self, event: CampaignEvent) -> None:
+        """Print the verdict of a finished campaign; ignore everything before it."""
+        if isinstance(event, CampaignFinished):
+            self.stream.write(format_result(event.result) + "\n")
 
 
 def format_result(result: CampaignResult) -> str:

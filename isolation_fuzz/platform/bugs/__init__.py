@@ -1,29 +1,79 @@
 """The zoo: seeded-bug variants of the reference platform, one small module each.
 
-Each module differs from the reference platform in one place, states in its
-docstring (and in ``SHORTEST``) the length of the shortest interleaving that shows
-its bug, and exposes ``open_target`` so that ``--target zoo:<name>`` selects it.
-The bugs are classes that real multi-user agent backends have shipped.
+What lives here: fourteen modules, each differing from the reference platform in
+one place (``variant(part=...)``), explaining its bug in its docstring and
+declaring it as data in one :class:`SeededBug` record, ``BUG``.  The bugs are
+classes that real multi-user agent backends have shipped.  This package lists the
+records in the order the zoo runs them, and offers them as targets: the
+``isolation_fuzz.targets`` entry point ``zoo:*`` names :data:`TARGETS`, so
+``--target zoo:<name>`` selects a variant while the engine and the target registry
+know nothing of the zoo.
+
+Who may import it: the zoo runner, the CLI's zoo command, tests and benchmarks, and
+the target registry through its entry point.  Importing it imports every bug
+module (and so the reference platform): they are small, and a zoo target is only
+asked for when the platform is about to run.
 """
 
 from __future__ import annotations
 
-__all__ = ["BUGS"]
+from collections.abc import Mapping
+from types import MappingProxyType
 
-#: Every seeded bug, in the order the zoo command runs them.
-BUGS: tuple[str, ...] = (
-    "global_current_user",
-    "shared_engine_state",
-    "unscoped_cache_key",
-    "delimiter_injection",
-    "glob_injection",
-    "prefix_ownership",
-    "broadcast_events",
-    "thread_routed_events",
-    "pooled_emitter_swap",
-    "unverified_token",
-    "missing_user_filter",
-    "thread_ownership_unchecked",
-    "lost_event",
-    "incomplete_cleanup",
+from isolation_fuzz.errors import UsageError
+from isolation_fuzz.platform.bugs import (
+    broadcast_events,
+    delimiter_injection,
+    glob_injection,
+    global_current_user,
+    incomplete_cleanup,
+    lost_event,
+    missing_user_filter,
+    pooled_emitter_swap,
+    prefix_ownership,
+    shared_engine_state,
+    thread_ownership_unchecked,
+    thread_routed_events,
+    unscoped_cache_key,
+    unverified_token,
 )
+from isolation_fuzz.platform.bugs._record import FAMILY, SeededBug
+from isolation_fuzz.target import TargetFactory
+
+__all__ = ["BUGS", "FAMILY", "SEEDED_BUGS", "TARGETS", "SeededBug", "seeded_bug"]
+
+#: Every seeded bug's record, in the order the zoo command runs them.
+SEEDED_BUGS: tuple[SeededBug, ...] = (
+    global_current_user.BUG,
+    shared_engine_state.BUG,
+    unscoped_cache_key.BUG,
+    delimiter_injection.BUG,
+    glob_injection.BUG,
+    prefix_ownership.BUG,
+    broadcast_events.BUG,
+    thread_routed_events.BUG,
+    pooled_emitter_swap.BUG,
+    unverified_token.BUG,
+    missing_user_filter.BUG,
+    thread_ownership_unchecked.BUG,
+    lost_event.BUG,
+    incomplete_cleanup.BUG,
+)
+
+#: The seeded bugs' names, in zoo order (what ``zoo --bugs`` accepts).
+BUGS: tuple[str, ...] = tuple(bug.name for bug in SEEDED_BUGS)
+
+#: ``zoo:<name>`` -> the variant's factory: the ``zoo:*`` target family (see pyproject.toml).
+TARGETS: Mapping[str, TargetFactory] = MappingProxyType(
+    {bug.target: bug.open_target for bug in SEEDED_BUGS}
+)
+
+_BY_NAME: Mapping[str, SeededBug] = MappingProxyType({bug.name: bug for bug in SEEDED_BUGS})
+
+
+def seeded_bug(name: str) -> SeededBug:
+    """The record of the bug called ``name``, or a `UsageError` naming the choices."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise UsageError(f"unknown bug {name!r}; choose from {', '.join(BUGS)}") from None

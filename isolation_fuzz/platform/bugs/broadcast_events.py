@@ -7,10 +7,9 @@ data, and B, connected like every identity, receives A's events
 
 from __future__ import annotations
 
+from isolation_fuzz.platform.bugs._record import SeededBug, first_line
 from isolation_fuzz.platform.events import Connection, EmitterFactory, RunEmitter
 from isolation_fuzz.platform.reference import variant
-
-SHORTEST = 0
 
 
 class BroadcastEmitter(RunEmitter):
@@ -22,4 +21,10 @@ class BroadcastEmitters(EmitterFactory):
     emitter_class = BroadcastEmitter
 
 
-open_target = variant(emitters=BroadcastEmitters)
+BUG = SeededBug(
+    name="broadcast_events",
+    shortest=0,
+    trips=("events_reach_only_owner", "no_foreign_data"),
+    open_target=variant(emitters=BroadcastEmitters),
+    summary=first_line(__doc__),
+)

@@ -10,10 +10,9 @@ scenario without a write can leak one.
 
 from __future__ import annotations
 
+from isolation_fuzz.platform.bugs._record import SeededBug, first_line
 from isolation_fuzz.platform.redis_context import UserRedisContext
 from isolation_fuzz.platform.reference import variant
-
-SHORTEST = 1
 
 
 class JoinedKeyContext(UserRedisContext):
@@ -31,4 +30,10 @@ def _glob_escape(text: str) -> str:
     return "".join(f"\\{ch}" if ch in "*?[]\\" else ch for ch in text)
 
 
-open_target = variant(redis_context=JoinedKeyContext)
+BUG = SeededBug(
+    name="delimiter_injection",
+    shortest=1,
+    trips=("no_foreign_data", "read_your_writes"),
+    open_target=variant(redis_context=JoinedKeyContext),
+    summary=first_line(__doc__),
+)

@@ -12,10 +12,9 @@ in the final reads A (``x*``) looks at its data and sees B's canary
 
 from __future__ import annotations
 
+from isolation_fuzz.platform.bugs._record import SeededBug, first_line
 from isolation_fuzz.platform.redis_context import UserRedisContext, segment
 from isolation_fuzz.platform.reference import variant
-
-SHORTEST = 1
 
 
 class RawPatternContext(UserRedisContext):
@@ -26,4 +25,10 @@ class RawPatternContext(UserRedisContext):
         return f"{self.prefix}mem:{self.ctx.user_id}:*"
 
 
-open_target = variant(redis_context=RawPatternContext)
+BUG = SeededBug(
+    name="glob_injection",
+    shortest=1,
+    trips=("no_foreign_data",),
+    open_target=variant(redis_context=RawPatternContext),
+    summary=first_line(__doc__),
+)

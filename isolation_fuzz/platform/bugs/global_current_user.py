@@ -12,11 +12,10 @@ goes on as A and writes B's canary into A's memory, and A's look sees it
 
 from __future__ import annotations
 
+from isolation_fuzz.platform.bugs._record import SeededBug, first_line
 from isolation_fuzz.platform.context import UserExecutionContext
 from isolation_fuzz.platform.engine import AgentEngine
 from isolation_fuzz.platform.reference import variant
-
-SHORTEST = 2
 
 _current_user: dict[str, str] = {}
 
@@ -29,4 +28,10 @@ class GlobalCurrentUserEngine(AgentEngine):
         return _current_user.get("id", ctx.user_id)
 
 
-open_target = variant(engine=GlobalCurrentUserEngine)
+BUG = SeededBug(
+    name="global_current_user",
+    shortest=2,
+    trips=("no_foreign_data", "read_your_writes"),
+    open_target=variant(engine=GlobalCurrentUserEngine),
+    summary=first_line(__doc__),
+)

@@ -11,10 +11,9 @@ call in Redis scratch, and after its cleanup the scratch is still stored
 from __future__ import annotations
 
 from isolation_fuzz.checkpoint import checkpoint
+from isolation_fuzz.platform.bugs._record import SeededBug, first_line
 from isolation_fuzz.platform.redis_context import UserRedisContext
 from isolation_fuzz.platform.reference import variant
-
-SHORTEST = 0
 
 
 class LeakyCleanupContext(UserRedisContext):
@@ -22,4 +21,10 @@ class LeakyCleanupContext(UserRedisContext):
         await checkpoint("redis.cleanup")
 
 
-open_target = variant(redis_context=LeakyCleanupContext)
+BUG = SeededBug(
+    name="incomplete_cleanup",
+    shortest=0,
+    trips=("no_residue",),
+    open_target=variant(redis_context=LeakyCleanupContext),
+    summary=first_line(__doc__),
+)

@@ -12,11 +12,10 @@ hides the bug.
 
 from __future__ import annotations
 
+from isolation_fuzz.platform.bugs._record import SeededBug, first_line
 from isolation_fuzz.platform.context import UserExecutionContext
 from isolation_fuzz.platform.events import ConnectionRegistry, EmitterFactory, RunEmitter
 from isolation_fuzz.platform.reference import variant
-
-SHORTEST = 4
 
 
 class ThreadCounterEmitter(RunEmitter):
@@ -44,4 +43,10 @@ class ThreadCounterEmitters(EmitterFactory):
         self.counters.pop(emitter.ctx.thread_id, None)
 
 
-open_target = variant(emitters=ThreadCounterEmitters)
+BUG = SeededBug(
+    name="lost_event",
+    shortest=4,
+    trips=("complete_lifecycle",),
+    open_target=variant(emitters=ThreadCounterEmitters),
+    summary=first_line(__doc__),
+)

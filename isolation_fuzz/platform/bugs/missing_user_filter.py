@@ -8,10 +8,9 @@ the final reads A looks and its aggregate holds B's canary (``no_foreign_data``)
 
 from __future__ import annotations
 
+from isolation_fuzz.platform.bugs._record import SeededBug, first_line
 from isolation_fuzz.platform.clickhouse_context import UserClickHouseContext
 from isolation_fuzz.platform.reference import variant
-
-SHORTEST = 1
 
 
 class UnfilteredAggregateContext(UserClickHouseContext):
@@ -19,4 +18,10 @@ class UnfilteredAggregateContext(UserClickHouseContext):
         return "1 = 1"
 
 
-open_target = variant(clickhouse_context=UnfilteredAggregateContext)
+BUG = SeededBug(
+    name="missing_user_filter",
+    shortest=1,
+    trips=("no_foreign_data",),
+    open_target=variant(clickhouse_context=UnfilteredAggregateContext),
+    summary=first_line(__doc__),
+)

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from isolation_fuzz.platform.bugs._record import SeededBug, first_line
 from isolation_fuzz.platform.context import UserExecutionContext
 from isolation_fuzz.platform.events import ConnectionRegistry, EmitterFactory, RunEmitter
 from isolation_fuzz.platform.reference import variant
-
-SHORTEST = 0
 
 
 class PooledEmitters(EmitterFactory):
@@ -37,4 +36,10 @@ class PooledEmitters(EmitterFactory):
         self._pool.append(emitter)
 
 
-open_target = variant(emitters=PooledEmitters)
+BUG = SeededBug(
+    name="pooled_emitter_swap",
+    shortest=0,
+    trips=("events_reach_only_owner", "complete_lifecycle", "no_foreign_data"),
+    open_target=variant(emitters=PooledEmitters),
+    summary=first_line(__doc__),
+)

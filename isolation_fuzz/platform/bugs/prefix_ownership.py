@@ -10,10 +10,9 @@ ClickHouse; in the final reads A (``u1``) looks and sees B's canary
 
 from __future__ import annotations
 
+from isolation_fuzz.platform.bugs._record import SeededBug, first_line
 from isolation_fuzz.platform.clickhouse_context import UserClickHouseContext
 from isolation_fuzz.platform.reference import variant
-
-SHORTEST = 1
 
 
 class PrefixOwnerContext(UserClickHouseContext):
@@ -21,4 +20,10 @@ class PrefixOwnerContext(UserClickHouseContext):
         return "startsWith(owner, {owner:String})"
 
 
-open_target = variant(clickhouse_context=PrefixOwnerContext)
+BUG = SeededBug(
+    name="prefix_ownership",
+    shortest=1,
+    trips=("no_foreign_data",),
+    open_target=variant(clickhouse_context=PrefixOwnerContext),
+    summary=first_line(__doc__),
+)

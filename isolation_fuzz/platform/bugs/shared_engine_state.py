@@ -12,11 +12,10 @@ One run alone has the entry to itself.
 
 from __future__ import annotations
 
+from isolation_fuzz.platform.bugs._record import SeededBug, first_line
 from isolation_fuzz.platform.context import UserExecutionContext
 from isolation_fuzz.platform.engine import AgentEngine
 from isolation_fuzz.platform.reference import variant
-
-SHORTEST = 2
 
 
 class ThreadKeyedEngine(AgentEngine):
@@ -24,4 +23,10 @@ class ThreadKeyedEngine(AgentEngine):
         return ctx.thread_id
 
 
-open_target = variant(engine=ThreadKeyedEngine)
+BUG = SeededBug(
+    name="shared_engine_state",
+    shortest=2,
+    trips=("no_foreign_data", "read_your_writes", "complete_lifecycle", "events_reach_only_owner"),
+    open_target=variant(engine=ThreadKeyedEngine),
+    summary=first_line(__doc__),
+)

@@ -13,10 +13,9 @@ so one move cannot put two users on one thread.
 
 from __future__ import annotations
 
+from isolation_fuzz.platform.bugs._record import SeededBug, first_line
 from isolation_fuzz.platform.redis_context import UserRedisContext, segment
 from isolation_fuzz.platform.reference import variant
-
-SHORTEST = 2
 
 
 class ThreadByIdContext(UserRedisContext):
@@ -24,4 +23,10 @@ class ThreadByIdContext(UserRedisContext):
         return f"{self.prefix}thread:{segment(self.ctx.thread_id)}"
 
 
-open_target = variant(redis_context=ThreadByIdContext)
+BUG = SeededBug(
+    name="thread_ownership_unchecked",
+    shortest=2,
+    trips=("no_foreign_data",),
+    open_target=variant(redis_context=ThreadByIdContext),
+    summary=first_line(__doc__),
+)

@@ -10,10 +10,9 @@ events (``events_reach_only_owner``).
 
 from __future__ import annotations
 
+from isolation_fuzz.platform.bugs._record import SeededBug, first_line
 from isolation_fuzz.platform.events import Connection, EmitterFactory, RunEmitter
 from isolation_fuzz.platform.reference import variant
-
-SHORTEST = 2
 
 
 class ThreadRoutedEmitter(RunEmitter):
@@ -25,4 +24,10 @@ class ThreadRoutedEmitters(EmitterFactory):
     emitter_class = ThreadRoutedEmitter
 
 
-open_target = variant(emitters=ThreadRoutedEmitters)
+BUG = SeededBug(
+    name="thread_routed_events",
+    shortest=2,
+    trips=("events_reach_only_owner", "no_foreign_data"),
+    open_target=variant(emitters=ThreadRoutedEmitters),
+    summary=first_line(__doc__),
+)

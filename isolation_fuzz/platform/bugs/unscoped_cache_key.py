@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from isolation_fuzz.platform.bugs._record import SeededBug, first_line
 from isolation_fuzz.platform.clickhouse_context import UserClickHouseContext
 from isolation_fuzz.platform.reference import variant
-
-SHORTEST = 1
 
 
 class UnscopedCacheContext(UserClickHouseContext):
@@ -23,4 +22,10 @@ class UnscopedCacheContext(UserClickHouseContext):
         return (query_name, params)
 
 
-open_target = variant(clickhouse_context=UnscopedCacheContext)
+BUG = SeededBug(
+    name="unscoped_cache_key",
+    shortest=1,
+    trips=("no_foreign_data",),
+    open_target=variant(clickhouse_context=UnscopedCacheContext),
+    summary=first_line(__doc__),
+)

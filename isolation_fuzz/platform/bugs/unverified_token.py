@@ -11,9 +11,8 @@ from typing import Any
 import jwt
 
 from isolation_fuzz.platform.auth import Authenticator
+from isolation_fuzz.platform.bugs._record import SeededBug, first_line
 from isolation_fuzz.platform.reference import variant
-
-SHORTEST = 1
 
 
 class UnverifiedAuthenticator(Authenticator):
@@ -22,4 +21,10 @@ class UnverifiedAuthenticator(Authenticator):
         return claims
 
 
-open_target = variant(authenticator=UnverifiedAuthenticator)
+BUG = SeededBug(
+    name="unverified_token",
+    shortest=1,
+    trips=("rejects_bad_tokens",),
+    open_target=variant(authenticator=UnverifiedAuthenticator),
+    summary=first_line(__doc__),
+)
