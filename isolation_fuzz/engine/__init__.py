@@ -5,8 +5,9 @@ that reads them (``oracle``), the step controller that owns the interleaving
 (``schedule``), the world a campaign shares (``harness``), one example's moves
 (``execution``) and what observes them (``outcome``, ``forging``), the Hypothesis
 state machine that draws the moves (``machine``), the campaign that runs the
-machine to a budget (``campaign``, ``stopping``, ``session``), and what turns a
-finding into a replayable file (``trace``, ``scenario``, ``replay``, ``reproduce``).
+machine to a budget resolved once (``campaign``, ``budget``, ``stopping``,
+``session``) and the typed events it emits to its handlers (``events``), and what
+turns a finding into a replayable file (``trace``, ``scenario``, ``replay``, ``reproduce``).
 ``gather`` is the benchmark's stress-test baseline; the machine never uses it.
 
 Who may import it: the CLI, the reporters, the zoo runner, the pytest plugin and
