@@ -15,6 +15,7 @@ __all__ = [
     "AuthError",
     "ContextStateError",
     "InfrastructureError",
+    "InvariantCrashed",
     "IsolationFuzzError",
     "MissingDependency",
     "ServiceUnavailable",
@@ -62,6 +63,28 @@ class MissingDependency(InfrastructureError, ImportError):
         super().__init__(
             f"The optional module {module!r} is not installed. "
             f"Install it with: pip install 'isolation-fuzz[{extra}]'"
+        )
+
+
+class InvariantCrashed(IsolationFuzzError, RuntimeError):
+    """An invariant raised instead of answering: whether isolation held is unknown.
+
+    Never a finding: a crashing check must not pass for a violation (Jepsen's
+    ``check-safe``).  Exit code 2, as for bad input: the check is the user's code.
+    """
+
+    exit_code = 2
+
+    def __init__(self, crashes: list[tuple[str, int, str]]) -> None:
+        #: (invariant, step, error) for each invariant that crashed.
+        self.crashes = crashes
+        said = "; ".join(f"{name!r} at step {step} ({error})" for name, step, error in crashes)
+        names = ", ".join(repr(name) for name, _, _ in crashes)
+        super().__init__(
+            f"invariant(s) crashed while checking the history: {said}. Whether they held "
+            f"is unknown, so nothing was reported as a violation. Fix the invariant, or "
+            f"stop checking it with isolation_fuzz.engine.invariants.unregister_invariant"
+            f"({names.split(', ')[0]})."
         )
 
 

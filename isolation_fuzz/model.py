@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self, cast, get_args
 
+from isolation_fuzz.evidence import evidence_from_json
+
 __all__ = [
     "EVENT_KINDS",
     "RECORD_TYPES",
@@ -26,6 +28,7 @@ __all__ = [
     "Plan",
     "Record",
     "ResidueProbed",
+    "RunBlocked",
     "RunFinished",
     "RunStarted",
     "Store",
@@ -35,6 +38,7 @@ __all__ = [
     "Violation",
     "record_from_json",
     "record_to_json",
+    "violation_text",
 ]
 
 Store = Literal["redis", "postgres", "clickhouse"]
@@ -259,6 +263,19 @@ class ResidueProbed(_RecordJson):
     leftovers: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class RunBlocked(_RecordJson):
+    """A run reached no checkpoint within ``timeout`` seconds: stuck, neither paused nor done.
+
+    Recorded, not raised: the invariant ``runs_make_progress`` reports it.
+    """
+
+    step: int
+    run_id: str
+    identity: str
+    timeout: float
+
+
 Record = (
     RunStarted
     | ToolResult
@@ -268,6 +285,7 @@ Record = (
     | ConnectionClosed
     | ForgedAttempt
     | ResidueProbed
+    | RunBlocked
 )
 
 RECORD_TYPES: dict[str, type[Record]] = {
@@ -281,6 +299,7 @@ RECORD_TYPES: dict[str, type[Record]] = {
         ConnectionClosed,
         ForgedAttempt,
         ResidueProbed,
+        RunBlocked,
     )
 }
 
@@ -322,7 +341,12 @@ def record_from_json(data: Mapping[str, Any]) -> Record:
 
 @dataclass(frozen=True)
 class Violation:
-    """An invariant that did not hold: which, how, when, who, and the evidence."""
+    """An invariant that did not hold: which, how, when, who, and the evidence.
+
+    ``evidence`` is typed (an `isolation_fuzz.evidence.Evidence` record per anomaly)
+    for the bundled invariants; any JSON-like mapping is accepted from others.
+    `violation_text` renders the line a person reads.
+    """
 
     invariant: str
     anomaly: str
@@ -351,5 +375,14 @@ class Violation:
             step=int(data["step"]),
             identities=tuple(data["identities"]),
             message=str(data["message"]),
-            evidence=dict(data.get("evidence") or {}),
+            evidence=evidence_from_json(str(data["anomaly"]), dict(data.get("evidence") or {})),
         )
+
+
+def violation_text(violation: Violation) -> str:
+    """The one line that says what went wrong: ``[invariant] Anomaly: message``.
+
+    Every text form (the verdict, JUnit, a replay's explanation) prints a violation
+    through this function, so they cannot drift apart.
+    """
+    return f"[{violation.invariant}] {violation.anomaly}: {violation.message}"

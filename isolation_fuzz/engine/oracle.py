@@ -9,22 +9,43 @@ hundred records, so each invariant is one pass over the records plus work per ru
 
 Messages are one sentence each, naming the invariant, the identities with their
 user ids, the step and what leaked where.  Records never hold tokens, so neither
-can a message built from them.
+can a message built from them.  Evidence is typed (`isolation_fuzz.evidence`).
+
+Each invariant is registered with `isolation_fuzz.engine.invariants.invariant`, in
+report order; ``holds_when`` is the line the README's table shows.  ``check`` runs
+every registered invariant, the user's included.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from isolation_fuzz.engine.history import History
+from isolation_fuzz.engine.invariants import (
+    CheckFunction,
+    check_all,
+    invariant,
+    registered_invariants,
+)
+from isolation_fuzz.errors import InvariantCrashed
+from isolation_fuzz.evidence import (
+    BlockedRunEvidence,
+    ForeignDataEvidence,
+    ForeignEventEvidence,
+    ForgedTokenEvidence,
+    LifecycleEvidence,
+    LostWriteEvidence,
+    ResidueEvidence,
+)
 from isolation_fuzz.model import (
     ConnectionClosed,
     ConnectionOpened,
     EventDelivered,
     ForgedAttempt,
     ResidueProbed,
+    RunBlocked,
     RunStarted,
     ToolResult,
     Violation,
@@ -32,7 +53,6 @@ from isolation_fuzz.model import (
 
 __all__ = [
     "INVARIANTS",
-    "Invariant",
     "check",
     "complete_lifecycle",
     "events_reach_only_owner",
@@ -41,9 +61,8 @@ __all__ = [
     "no_residue",
     "read_your_writes",
     "rejects_bad_tokens",
+    "runs_make_progress",
 ]
-
-Invariant = Callable[[History], list[Violation]]
 
 
 def _who(history: History, name: str) -> str:
@@ -71,6 +90,7 @@ def _observations(history: History) -> Iterator[tuple[int, str, str, Any]]:
             yield record.step, record.identity, where, record.observed
 
 
+@invariant(holds_when="nothing an identity observes carries another identity's canary")
 def no_foreign_data(history: History) -> list[Violation]:
     """Nothing an identity observes carries a canary owned by another identity."""
     out = []
@@ -80,12 +100,12 @@ def no_foreign_data(history: History) -> list[Violation]:
                 "no_foreign_data", "ForeignDataObserved", step, (observer, owner),
                 f"no_foreign_data violated at step {step}: {_who(history, observer)} saw "
                 f"{_who(history, owner)}'s data {canary} in the {where}",
-                {"observer": observer, "owner": owner, "canary": canary, "where": where,
-                 "step": step},
+                ForeignDataEvidence(observer, owner, canary, where, step),
             ))
     return out
 
 
+@invariant(holds_when="every event on a connection belongs to one of its identity's runs")
 def events_reach_only_owner(history: History) -> list[Violation]:
     """Every event on an identity's connection belongs to one of its own runs.
 
@@ -111,8 +131,9 @@ def events_reach_only_owner(history: History) -> list[Violation]:
             f"{_who(history, record.identity)} received event {event.kind} of run "
             f"{event.run_id} ({whose}, addressed to user {event.user_id!r}) on connection "
             f"{record.connection_id}",
-            {"receiver": record.identity, "owner": owner, "event": event.to_json(),
-             "connection_id": record.connection_id, "step": record.step},
+            ForeignEventEvidence(
+                record.identity, owner, event.to_json(), record.connection_id, record.step
+            ),
         ))
     return out
 
@@ -123,6 +144,7 @@ def expected_kinds(calls: int) -> list[str]:
     return ["agent_started", *middle, "agent_completed"]
 
 
+@invariant(holds_when="a finished run's events reach its owner once, in order")
 def complete_lifecycle(history: History) -> list[Violation]:
     """Each finished run's events reach each of its owner's connections once, in order.
 
@@ -170,8 +192,8 @@ def complete_lifecycle(history: History) -> list[Violation]:
                 f"{_who(history, start.identity)} finished at step {end.step} with "
                 f"{len(expected)} events, but connection {connection_id} received {shown} "
                 f"({detail})",
-                {"run_id": run_id, "connection_id": connection_id, "finished_step": end.step,
-                 "expected": [list(e) for e in expected], "received": [list(g) for g in got]},
+                LifecycleEvidence(run_id, connection_id, end.step,
+                                  [list(e) for e in expected], [list(g) for g in got]),
             ))
     return sorted(out, key=lambda v: v.step)
 
@@ -212,6 +234,7 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+@invariant(holds_when="a recall returns what the same identity last wrote there")
 def read_your_writes(history: History) -> list[Violation]:
     """A recall returns what the same identity last wrote there.
 
@@ -254,9 +277,8 @@ def read_your_writes(history: History) -> list[Violation]:
             f"read_your_writes violated at step {result.step}: {_who(history, run.identity)} "
             f"recalled {slot[1]!r} from {slot[0]} in run {run.run_id} call {result.index} and "
             f"got {_short(result.result)}, but had last written {wrote}",
-            {"run_id": run.run_id, "index": result.index, "store": slot[0], "key": slot[1],
-             "expected": expected, "acceptable": acceptable, "got": result.result,
-             "step": result.step},
+            LostWriteEvidence(run.run_id, result.index, slot[0], slot[1], expected,
+                              acceptable, result.result, result.step),
         ))
     return out
 
@@ -298,6 +320,9 @@ def _after(
     return expected, acceptable
 
 
+@invariant(
+    holds_when="forged, tampered, expired, wrong-audience or `alg: none` tokens open nothing"
+)
 def rejects_bad_tokens(history: History) -> list[Violation]:
     """A forged token opens nothing, runs nothing, sees nothing."""
     return [
@@ -305,13 +330,14 @@ def rejects_bad_tokens(history: History) -> list[Violation]:
             "rejects_bad_tokens", "ForgedTokenAccepted", r.step, (r.identity,),
             f"rejects_bad_tokens violated at step {r.step}: a forged token ({r.kind}) "
             f"presented by {_who(history, r.identity)} was accepted to {r.action}",
-            {"kind": r.kind, "action": r.action, "observed": r.observed, "step": r.step},
+            ForgedTokenEvidence(r.kind, r.action, r.observed, r.step),
         )
         for r in history.of_type(ForgedAttempt)
         if r.accepted
     ]
 
 
+@invariant(holds_when="after cleanup, a run's request-scoped data is gone")
 def no_residue(history: History) -> list[Violation]:
     """After cleanup, a run's request-scoped data is gone."""
     return [
@@ -320,25 +346,49 @@ def no_residue(history: History) -> list[Violation]:
             f"no_residue violated at step {r.step}: run {r.run_id} of "
             f"{_who(history, r.identity)} left {len(r.leftovers)} request-scoped "
             f"entr{'y' if len(r.leftovers) == 1 else 'ies'} in {r.store} after cleanup",
-            {"run_id": r.run_id, "store": r.store, "leftovers": list(r.leftovers),
-             "step": r.step},
+            ResidueEvidence(r.run_id, r.store, list(r.leftovers), r.step),
         )
         for r in history.of_type(ResidueProbed)
         if r.leftovers
     ]
 
 
-INVARIANTS: tuple[Invariant, ...] = (
-    no_foreign_data,
-    events_reach_only_owner,
-    complete_lifecycle,
-    read_your_writes,
-    rejects_bad_tokens,
-    no_residue,
+@invariant(holds_when="every run reaches its next checkpoint or its end within the block timeout")
+def runs_make_progress(history: History) -> list[Violation]:
+    """Every run reaches its next checkpoint or its end within the block timeout.
+
+    A run that does not is recorded as `RunBlocked` (typically waiting on a lock a
+    paused run holds) and reported here, at the step it blocked.
+    """
+    return [
+        Violation(
+            "runs_make_progress", "RunBlocked", r.step, (r.identity,),
+            f"run {r.run_id} of {r.identity} reached no checkpoint within {r.timeout}s at "
+            f"step {r.step}: it is blocked, probably on a lock held by a paused run",
+            BlockedRunEvidence(r.run_id),
+        )
+        for r in history.of_type(RunBlocked)
+    ]
+
+
+#: The bundled invariants, in report order (registered above; a user's come after).
+INVARIANTS: tuple[CheckFunction, ...] = tuple(
+    entry.check for entry in registered_invariants()
+    if getattr(entry.check, "__module__", None) == __name__
 )
 
 
 def check(history: History) -> list[Violation]:
-    """Every violation of every invariant, ordered by step (ties in `INVARIANTS` order)."""
-    found = [v for invariant in INVARIANTS for v in invariant(history)]
-    return sorted(found, key=lambda v: v.step)
+    """Every violation of every registered invariant, ordered by step (ties in report order).
+
+    Crash-safe: an invariant that raises never yields a violation.  Violations the
+    others found are still returned (each is real); with none, the crash raises
+    `InvariantCrashed`, since "every invariant held" would then be a false verdict.
+
+    Raises:
+        InvariantCrashed: an invariant crashed and no other found a violation.
+    """
+    checked = check_all(history)
+    if checked.valid is None:
+        raise InvariantCrashed([(u.invariant, u.step, u.error) for u in checked.unknown])
+    return list(checked.violations)

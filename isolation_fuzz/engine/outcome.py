@@ -25,11 +25,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NoReturn
 
+from isolation_fuzz.engine import oracle
 from isolation_fuzz.engine.harness import Harness
 from isolation_fuzz.engine.history import History
 from isolation_fuzz.engine.schedule import StepOutcome
 from isolation_fuzz.errors import InfrastructureError
-from isolation_fuzz.model import ResidueProbed, RunFinished, ToolResult, Violation
+from isolation_fuzz.model import ResidueProbed, RunBlocked, RunFinished, ToolResult, Violation
 
 __all__ = ["OutcomeRecorder"]
 
@@ -76,22 +77,13 @@ class OutcomeRecorder:
             text = self.harness.redactor.redact(f"{type(error).__name__}: {error}")
             self.history.append(RunFinished(step, run_id, owner, False, text))
             return f"failed: {text}"
-        timeout = self.harness.limits.block_timeout
-        self._fail(
-            [
-                Violation(
-                    invariant="runs_make_progress",
-                    anomaly="RunBlocked",
-                    step=step,
-                    identities=(owner,),
-                    message=(
-                        f"run {run_id} of {owner} reached no checkpoint within {timeout}s at "
-                        f"step {step}: it is blocked, probably on a lock held by a paused run"
-                    ),
-                    evidence={"run_id": run_id},
-                )
-            ]
-        )
+        # Recorded, then judged at once by the oracle (its runs_make_progress reports
+        # it): the example fails here, before the move is listed, as it always has.
+        self.history.append(RunBlocked(step, run_id, owner, self.harness.limits.block_timeout))
+        violations = oracle.check(self.history)
+        if violations:
+            self._fail(violations)
+        return "blocked"  # only if the user unregistered runs_make_progress
 
     def _probe_residue(self, step: int, run_id: str, owner: str) -> None:
         # Asked right after the run ends, before any other run moves: what is left

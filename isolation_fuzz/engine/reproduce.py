@@ -20,6 +20,7 @@ from isolation_fuzz.engine.scenario import Scenario, load_scenario
 from isolation_fuzz.engine.session import open_session
 from isolation_fuzz.engine.trace import format_moves
 from isolation_fuzz.errors import UsageError
+from isolation_fuzz.model import violation_text
 from isolation_fuzz.services import ServiceConfig
 from isolation_fuzz.target import TargetSpec
 
@@ -58,7 +59,7 @@ class ReplayReport:
             lines.append(f"  note: move #{step} was {recorded!r} when recorded, now {now!r}")
         if first.violations:
             lines += ["", "what went wrong:"]
-            lines += [f"  [{v.invariant}] {v.anomaly}: {v.message}" for v in first.violations]
+            lines += [f"  {violation_text(v)}" for v in first.violations]
         else:
             lines += ["", "no violation: every invariant held"]
         n = len(self.replays)

@@ -10,16 +10,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.etree import ElementTree as ET
 
-from isolation_fuzz.engine import oracle
+from isolation_fuzz.engine.invariants import registered_invariants
 from isolation_fuzz.engine.scenario import Scenario
 from isolation_fuzz.engine.trace import format_moves
+from isolation_fuzz.model import violation_text
 
-__all__ = ["INVARIANT_NAMES", "JUnitCase", "junit_xml", "scenario_text"]
+__all__ = ["JUnitCase", "invariant_names", "junit_xml", "scenario_text"]
 
-#: Every property a campaign checks, in report order.
-INVARIANT_NAMES: tuple[str, ...] = (
-    *(fn.__name__ for fn in oracle.INVARIANTS), "runs_make_progress",
-)
+
+def invariant_names() -> tuple[str, ...]:
+    """Every property a campaign checks, in report order, from the one registry.
+
+    Read at each call, so an invariant a user registered gets its own case too.
+    """
+    return tuple(entry.name for entry in registered_invariants())
 
 
 @dataclass(frozen=True)
@@ -36,17 +40,17 @@ class JUnitCase:
 def scenario_text(scenario: Scenario) -> str:
     """The scenario as a person reads it: identities, moves, then what went wrong."""
     lines = [format_moves(scenario.identities, scenario.moves), "", "what went wrong:"]
-    lines += [f"  [{v.invariant}] {v.anomaly}: {v.message}" for v in scenario.violations]
+    lines += [f"  {violation_text(v)}" for v in scenario.violations]
     return "\n".join(lines)
 
 
 def invariant_cases(classname: str, scenario: Scenario | None) -> list[JUnitCase]:
     """One case per invariant; those the scenario violated fail with it."""
     if scenario is None:
-        return [JUnitCase(name, classname) for name in INVARIANT_NAMES]
+        return [JUnitCase(name, classname) for name in invariant_names()]
     text = scenario_text(scenario)
     cases = []
-    for name in INVARIANT_NAMES:
+    for name in invariant_names():
         broken = [v for v in scenario.violations if v.invariant == name]
         failure = text if broken else None
         cases.append(JUnitCase(name, classname, failure, broken[0].message if broken else ""))

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from isolation_fuzz.engine.events import CampaignEvent, CampaignFinished
 from isolation_fuzz.engine.trace import format_moves, scenario_length
+from isolation_fuzz.model import violation_text
 
 if TYPE_CHECKING:
     from isolation_fuzz.engine.campaign import CampaignResult
@@ -48,7 +49,7 @@ def format_result(result: CampaignResult) -> str:
     lines.append("")
     lines.append("what went wrong:")
     for violation in finding.violations:
-        lines.append(f"  [{violation.invariant}] {violation.anomaly}: {violation.message}")
+        lines.append(f"  {violation_text(violation)}")
     rerun = "" if result.seed is None else f" --seed {result.seed}"
     lines.append("")
     lines.append(f"re-run with: isolation-fuzz run --target {result.target.name}{rerun}")

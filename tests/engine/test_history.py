@@ -22,6 +22,7 @@ from isolation_fuzz.model import (
     ForgedAttempt,
     Record,
     ResidueProbed,
+    RunBlocked,
     RunFinished,
     RunStarted,
     ToolCall,
@@ -57,6 +58,8 @@ RECORDS: dict[type[Any], st.SearchStrategy[Any]] = {
                              json_values),
     ResidueProbed: st.builds(ResidueProbed, steps, texts, texts, texts,
                              st.lists(texts, max_size=3).map(tuple)),
+    RunBlocked: st.builds(RunBlocked, steps, texts, texts,
+                          st.floats(0, 60, allow_nan=False, allow_infinity=False)),
 }
 records: st.SearchStrategy[Record] = st.one_of(*RECORDS.values())
 

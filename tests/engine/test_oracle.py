@@ -103,7 +103,7 @@ def test_clean_history_passes_every_invariant() -> None:
 def test_invariants_are_named_in_order_and_all_public() -> None:
     assert [f.__name__ for f in oracle.INVARIANTS] == [
         "no_foreign_data", "events_reach_only_owner", "complete_lifecycle",
-        "read_your_writes", "rejects_bad_tokens", "no_residue",
+        "read_your_writes", "rejects_bad_tokens", "no_residue", "runs_make_progress",
     ]
     public = {n for n, v in vars(oracle).items() if callable(v) and not n.startswith("_")
               and getattr(v, "__module__", None) == oracle.__name__}
