@@ -7,7 +7,8 @@ that no user's data or events ever reach another.
 
 This module is the face a *target author* sees: what a system under test needs to
 be fuzzed (``checkpoint``, the ``Target`` and ``EventStream`` protocols,
-``register_target``, the records it consumes and emits, and the errors).  It is
+``register_target``, the records it consumes and emits, and the errors), and what
+an invariant of one's own needs (``invariant``, ``History``, ``Violation``).  It is
 cheap on purpose: importing it loads none of anyio, hypothesis, jwt or the drivers,
 so a production module may import ``checkpoint`` at no cost (``tests/test_public_api.py``
 holds it to that).
@@ -30,6 +31,8 @@ from types import ModuleType
 from typing import Any
 
 from isolation_fuzz.checkpoint import checkpoint
+from isolation_fuzz.engine.history import History
+from isolation_fuzz.engine.invariants import invariant, register_invariant
 from isolation_fuzz.errors import (
     AuthError,
     InfrastructureError,
@@ -47,6 +50,7 @@ __all__ = [
     "AuthError",
     "Event",
     "EventStream",
+    "History",
     "InfrastructureError",
     "IsolationFuzzError",
     "MissingDependency",
@@ -59,6 +63,8 @@ __all__ = [
     "Violation",
     "__version__",
     "checkpoint",
+    "invariant",
+    "register_invariant",
     "register_target",
 ]
 
