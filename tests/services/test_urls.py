@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from isolation_fuzz.errors import UsageError
-from isolation_fuzz.services import ServiceConfig
-from isolation_fuzz.services._urls import check_url
+from isolation_fuzz.services import ServiceConfig, check_url
 
 
 @pytest.mark.parametrize(
