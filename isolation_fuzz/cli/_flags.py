@@ -67,12 +67,16 @@ def add_service_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def services_from(args: argparse.Namespace) -> ServiceConfig:
-    """The service flags, each falling back to its environment variable."""
+    """The service flags, each falling back to its environment variable.
+
+    A flag given empty (``--redis-url ''``) is refused as a malformed URL rather than
+    read as "embedded": only a flag left out falls back.
+    """
     env = ServiceConfig.from_env()
     return ServiceConfig(
-        redis_url=args.redis_url or env.redis_url,
-        postgres_url=args.postgres_url or env.postgres_url,
-        clickhouse_url=args.clickhouse_url or env.clickhouse_url,
+        redis_url=env.redis_url if args.redis_url is None else args.redis_url,
+        postgres_url=env.postgres_url if args.postgres_url is None else args.postgres_url,
+        clickhouse_url=env.clickhouse_url if args.clickhouse_url is None else args.clickhouse_url,
     )
 
 

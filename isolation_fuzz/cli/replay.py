@@ -17,6 +17,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     replay.add_argument("file", help="a scenario.json written by run or check")
     replay.add_argument("--repeat", type=int, default=1, help="replay N times, report k of N")
     replay.add_argument("--export-test", metavar="PATH", help="write a pytest regression test")
+    replay.add_argument(
+        "--force", action="store_true", help="let --export-test overwrite an existing file"
+    )
     replay.add_argument("--target", help="replay against this target instead of the recorded one")
     add_service_flags(replay)
 
