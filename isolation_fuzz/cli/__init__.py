@@ -9,7 +9,9 @@ The CLI only parses flags, calls the engine and hands the engine's events to the
 reporters; every exit code comes from the result (0 clean, 1 violation) or from the
 error class (2 usage or bad input, 3 infrastructure).  No traceback reaches the user
 for an error of ours, and no secret reaches the terminal: everything printed passes
-through the campaign's redactor.
+through the campaign's redactor, and an error line is scrubbed of the passwords in the
+service URLs it was given.  Bad input is refused by ``_preflight`` before a command
+starts anything.
 
 Who may import it: nobody but the console script and tests; it sits on top of every
 other floor.  Command modules import the engine inside ``run``, so building the
@@ -19,6 +21,7 @@ parser (``--help``, a mistyped flag) stays quick.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -27,7 +30,10 @@ from typing import Protocol, TextIO, cast
 from isolation_fuzz import __version__
 from isolation_fuzz.cli import check, replay, run, zoo
 from isolation_fuzz.cli._flags import parse_duration
+from isolation_fuzz.cli._preflight import preflight
 from isolation_fuzz.errors import IsolationFuzzError, UsageError
+from isolation_fuzz.redaction import Redactor, url_secrets
+from isolation_fuzz.services import ENV_VARS
 
 __all__ = ["main", "parse_duration"]
 
@@ -68,14 +74,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``isolation-fuzz`` console script; returns the exit code."""
+    _quiet_libraries()
+    secrets = _secrets(sys.argv[1:] if argv is None else argv)
     try:
         args = _parser().parse_args(argv)
         command = COMMANDS.get(args.command)
         if command is None:
             raise UsageError(f"unknown command {args.command!r}")
+        preflight(args)  # bad input fails here, before any engine starts
         return command.run(args, sys.stdout, sys.stderr)
     except IsolationFuzzError as exc:
-        _error(sys.stderr, str(exc))
+        _error(sys.stderr, secrets.redact(str(exc)))
         return exc.exit_code
     except KeyboardInterrupt:
         _error(sys.stderr, "interrupted")
@@ -85,14 +94,40 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         _error(
             sys.stderr,
-            f"internal error {type(exc).__name__}: {exc} (a bug in isolation-fuzz; "
-            "set ISOLATION_FUZZ_DEBUG=1 for the traceback and please report it)",
+            secrets.redact(
+                f"internal error {type(exc).__name__}: {exc} (a bug in isolation-fuzz; "
+                "set ISOLATION_FUZZ_DEBUG=1 for the traceback and please report it)"
+            ),
         )
         return 3
 
 
 def _error(stream: TextIO, message: str) -> None:
-    stream.write(f"isolation-fuzz: error: {message}\n")
+    # One line, always: a driver's multi-line message must not look like several errors.
+    one_line = " ".join(message.split())
+    stream.write(f"isolation-fuzz: error: {one_line}\n")
+
+
+def _secrets(argv: Sequence[str]) -> Redactor:
+    """The passwords in the service URLs of ``argv`` and the environment, to scrub."""
+    redactor = Redactor()
+    for text in [*argv, *(os.environ.get(var, "") for var in ENV_VARS.values())]:
+        if "://" in text or "@" in text:
+            for secret in url_secrets(text.partition("=")[2] if text.startswith("--") else text):
+                redactor.add(secret)
+    return redactor
+
+
+def _quiet_libraries() -> None:
+    """Keep drivers' log records off the terminal: the CLI says what went wrong itself.
+
+    Without a handler, Python prints a library's warnings through its last-resort
+    handler, so clickhouse-connect's "Unexpected Http Driver Exception" used to come
+    before our one-line error (issue 10).
+    """
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
 
 
 if __name__ == "__main__":  # pragma: no cover
