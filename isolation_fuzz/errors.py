@@ -19,6 +19,7 @@ __all__ = [
     "IsolationFuzzError",
     "MissingDependency",
     "ServiceUnavailable",
+    "TargetStalled",
     "UsageError",
 ]
 
@@ -53,6 +54,14 @@ class ServiceUnavailable(InfrastructureError, ConnectionError):
             f"Check that the server is running and the URL is right, or unset the URL "
             f"to use the embedded {service} engine."
         )
+
+
+class TargetStalled(InfrastructureError, TimeoutError):
+    """The target made no progress although every service answered and nothing held it.
+
+    Not a finding: a run that hangs with no other run paused waits on nothing the
+    interleaving did (issue 10).  The message says which run or call, and how long.
+    """
 
 
 class MissingDependency(InfrastructureError, ImportError):

@@ -23,15 +23,24 @@ An example ends with :meth:`Execution.final_reads` (every run left paused
 finishes, then every identity looks at all it holds), as Jepsen ends each test
 with final reads: a leak then needs only the write, not a reader that happens to
 come along.
+
+Calls into the target outside any run (connecting, syncing the event streams)
+are bounded by the service timeout (:meth:`StallPolicy.bounded
+<isolation_fuzz.engine.stall.StallPolicy.bounded>`): a stalled service must end the
+campaign with its name, not hang it.  Once an infrastructure error has ended the
+example (:attr:`Execution.broken`), :meth:`Execution.close` only cancels what still
+runs and closes the streams, with errors ignored: the target's reset would wait on
+the same dead service, and the namespace is removed whole when the session ends.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from isolation_fuzz.engine import forging, oracle
 from isolation_fuzz.engine.canary import find_canaries, make_canary
@@ -41,6 +50,7 @@ from isolation_fuzz.engine.identity import ForgeryKind, forge_token, mint_token
 from isolation_fuzz.engine.outcome import OutcomeRecorder
 from isolation_fuzz.engine.schedule import RunFn
 from isolation_fuzz.engine.trace import Move
+from isolation_fuzz.errors import InfrastructureError
 from isolation_fuzz.model import (
     STORES,
     ConnectionOpened,
@@ -107,6 +117,8 @@ class Execution:
         self.step_index = 0
         self.checked_step = -1
         self.outcomes = OutcomeRecorder(harness, self.history, self.run_owner, self._fail)
+        #: The infrastructure error that ended this example, if one did.
+        self.broken: InfrastructureError | None = None
 
     # -- queries -------------------------------------------------------------------
 
@@ -135,7 +147,7 @@ class Execution:
             self.history.add_identity(name, user_id)
         for name, ident in self.identities.items():
             connection_id = f"c{len(self.streams) + 1}"
-            stream = self.loop.call(self.harness.target.connect, ident.token)
+            stream = self._bounded("connect", self.harness.target.connect, ident.token)
             self.streams[connection_id] = (name, stream)
             self.history.append(ConnectionOpened(0, connection_id, name))
 
@@ -222,6 +234,9 @@ class Execution:
 
     def close(self) -> None:
         """Close the connections, cancel what still runs, and clear the target's data."""
+        if self.broken is not None:
+            self._abandon()
+            return
         try:
             for _, stream in self.streams.values():
                 self.loop.call(stream.aclose)
@@ -252,6 +267,20 @@ class Execution:
         raise failure
 
     # -- internals -------------------------------------------------------------------
+
+    def _bounded(self, what: str, fn: Any, *args: Any) -> Any:
+        """Call the target's ``what`` outside any run, within the service timeout."""
+        return self.loop.call(self.controller.stalls.bounded, what, fn, *args)
+
+    def _abandon(self) -> None:
+        """Close what can be closed after an infrastructure error; never raise."""
+        # The error that broke the example is what gets reported, not these.
+        for _, stream in self.streams.values():
+            with suppress(Exception):
+                self._bounded("closing of an event stream", stream.aclose)
+        self.streams.clear()
+        with suppress(Exception):
+            self.loop.call(self.controller.cancel_all)
 
     def _next_step(self) -> int:
         self.step_index += 1
@@ -311,7 +340,7 @@ class Execution:
             for _, _, stream in streams:
                 await stream.sync()
 
-        self.loop.call(sync_all)  # one trip into the loop for all streams
+        self._bounded("event delivery", sync_all)  # one trip into the loop for all streams
         for connection_id, name, stream in streams:
             for event in stream.take():
                 self.history.append(EventDelivered(step, connection_id, name, event))

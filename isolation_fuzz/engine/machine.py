@@ -15,11 +15,18 @@ after every rule the oracle checks every invariant over it.  A violation raises
 The machine reaches the system under test only through the
 :class:`~isolation_fuzz.target.Target` protocol, from inside the campaign's event
 loop (a blocking portal), where the services and pools live for the whole campaign.
+
+An infrastructure error (a service that stalled or died) is no failing example:
+every rule, the invariant and the teardown re-raise it as
+:class:`~isolation_fuzz.engine.stall.InfrastructureStop`, which Hypothesis passes
+straight through instead of shrinking it against a dead service.
 """
 
 from __future__ import annotations
 
-from typing import cast
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -27,10 +34,29 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from isolation_fuzz.engine.execution import Execution
 from isolation_fuzz.engine.harness import Harness, IsolationViolated, Limits, Stats
 from isolation_fuzz.engine.identity import ForgeryKind
+from isolation_fuzz.engine.stall import InfrastructureStop
+from isolation_fuzz.errors import InfrastructureError
 from isolation_fuzz.model import STORES, Store
 from strategies import forgery_kinds, identity_sets, plans, thread_ids
 
 __all__ = ["Harness", "IsolationViolated", "Limits", "Stats", "machine_for"]
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _infrastructure_stops(method: F) -> F:
+    """Re-raise an infrastructure error as :class:`InfrastructureStop` (see the note)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except InfrastructureError as exc:
+            self.ex.broken = exc
+            raise InfrastructureStop(exc) from exc
+
+    return cast(F, wrapper)
 
 
 def machine_for(harness: Harness) -> type[RuleBasedStateMachine]:
@@ -73,6 +99,7 @@ def machine_for(harness: Harness) -> type[RuleBasedStateMachine]:
             ids=identity_sets(min_size=2, max_size=limits.max_identities),
             focus=st.sampled_from(sorted(plan_strategies, key=len)),
         )
+        @_infrastructure_stops
         def log_in(self, ids: list[str], focus: tuple[Store, ...]) -> None:
             self.settled = False
             self.plans = plan_strategies[focus]
@@ -99,6 +126,7 @@ def machine_for(harness: Harness) -> type[RuleBasedStateMachine]:
             return kinds
 
         @rule(data=st.data())
+        @_infrastructure_stops
         def move(self, data: st.DataObject) -> None:
             kinds = self._possible()
             if not kinds:
@@ -135,10 +163,12 @@ def machine_for(harness: Harness) -> type[RuleBasedStateMachine]:
         # -- checking ------------------------------------------------------------
 
         @invariant()
+        @_infrastructure_stops
         def isolation_holds(self) -> None:
             self.ex.check()
             self.settled = True
 
+        @_infrastructure_stops
         def teardown(self) -> None:
             try:
                 if self.settled:

@@ -4,9 +4,11 @@ Hypothesis runs one rule at a time and has no notion of concurrency, so each age
 run is a task that pauses at every `checkpoint` until the state machine says which
 run moves next.  Exactly one run moves at a time: `RunController.step` resumes one
 run and returns when it reaches its next checkpoint, finishes, fails, or is
-*blocked* (reaches no checkpoint within ``block_timeout``, typically because it
-waits on a lock a paused run holds).  The same sequence of starts and steps over
-the same target therefore produces the same history.
+*blocked* (reaches no checkpoint in time while every service answers and another
+run is paused, typically because it waits on a lock a paused run holds; a slow or
+stalled service is never "blocked", see :mod:`isolation_fuzz.engine.stall`).  The
+same sequence of starts and steps over the same target therefore produces the same
+history.
 
 `CampaignLoop` keeps one event loop alive for a whole campaign (anyio's blocking
 portal), so that services, pools and servers outlive the examples that use them.
@@ -24,6 +26,7 @@ from anyio.abc import TaskGroup
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from isolation_fuzz.checkpoint import installed_hook
+from isolation_fuzz.engine.stall import DEFAULT_SERVICE_TIMEOUT, Probe, StallPolicy
 from isolation_fuzz.errors import UsageError
 
 __all__ = ["CampaignLoop", "RunController", "RunFn", "StepOutcome"]
@@ -70,10 +73,18 @@ class RunController:
     on exit cancels every unfinished run, paused or blocked, and awaits its cleanup.
     """
 
-    def __init__(self, block_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        block_timeout: float = 5.0,
+        *,
+        service_timeout: float = DEFAULT_SERVICE_TIMEOUT,
+        probe: Probe | None = None,
+    ) -> None:
         if block_timeout <= 0:
             raise UsageError(f"block_timeout must be positive, got {block_timeout}")
         self.block_timeout = block_timeout
+        #: Who decides whether a silent run is blocked or its services are at fault.
+        self.stalls = StallPolicy(block_timeout, service_timeout, probe)
         self._runs: dict[str, _Run] = {}  # unfinished runs (paused or blocked), by start order
         self._ended: dict[str, str] = {}  # only so that stepping an ended run says so
         self._group: TaskGroup | None = None
@@ -159,6 +170,10 @@ class RunController:
             run.scope.cancel()
         return runs
 
+    def _others_paused(self) -> bool:
+        # The moving run is "moving", never "paused", so every paused run is another.
+        return bool(self.active())
+
     def _check_idle(self, run_id: str) -> None:
         # Two callers moving runs at once (e.g. portal calls from two threads) would
         # break the one-run-at-a-time rule that makes interleavings replayable.
@@ -170,6 +185,16 @@ class RunController:
         try:
             with anyio.move_on_after(self.block_timeout):
                 await run.stopped.wait()
+            if not run.stopped.is_set():
+                # Silent for a block timeout: a stalled service raises here (exit 3);
+                # only a run silent while every service answers and another run is
+                # paused comes back as blocked.
+                try:
+                    await self.stalls.judge_silence(run.stopped, run.run_id, self._others_paused)
+                except BaseException:
+                    # Given up on, as a blocked run is: it must never move again.
+                    run.outcome = StepOutcome("blocked")
+                    raise
         finally:
             self._moving = None
         # No await between the check and the verdict, so the run cannot slip in between.

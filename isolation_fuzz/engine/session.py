@@ -3,6 +3,13 @@
 Campaigns and replays both need the same world: engines up (embedded or by URL),
 the target opened on them, a run controller on the loop, and an auth config whose
 key exists only for this session (tokens are minted here, never stored).
+
+The controller gets the session's services to probe (every service it opened, on
+fresh connections) and the service timeout: a run that goes silent is judged by
+:mod:`isolation_fuzz.engine.stall`, so a stalled service ends the session with
+:class:`~isolation_fuzz.errors.ServiceUnavailable`, never with a finding.  An
+infrastructure error that left a Hypothesis example as
+:class:`~isolation_fuzz.engine.stall.InfrastructureStop` leaves the session as itself.
 """
 
 from __future__ import annotations
@@ -10,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from isolation_fuzz.engine.execution import Harness, IsolationViolated, Limits, Stats
 from isolation_fuzz.engine.identity import AuthConfig, Redactor
 from isolation_fuzz.engine.schedule import CampaignLoop, RunController
-from isolation_fuzz.services import ServiceConfig, open_services
+from isolation_fuzz.engine.stall import InfrastructureStop
+from isolation_fuzz.services import ServiceConfig, ServiceFaults, open_services, probe_services
 from isolation_fuzz.target import TargetSpec, open_target, resolve_target
 
 __all__ = ["Session", "open_session"]
@@ -42,12 +51,23 @@ def open_session(
     redactor = Redactor()
     for secret in auth.secrets():
         redactor.add(secret)
-    with CampaignLoop() as loop:
+    # A service lost mid-session (or in teardown) leaves as one error naming it.
+    with ServiceFaults() as faults, CampaignLoop() as loop:
         opened = loop.enter_async(open_services(services))
+        faults.urls = opened.endpoints.urls
         system = loop.enter_async(open_target(target, opened, auth))
-        controller = loop.enter_async(RunController(limits.block_timeout))
+        urls: dict[str, str] = {name: url for name, url in opened.endpoints.urls.items()}
+        probe = partial(probe_services, urls, services.service_timeout)
+        controller = loop.enter_async(
+            RunController(
+                limits.block_timeout, service_timeout=services.service_timeout, probe=probe
+            )
+        )
         stats = Stats()
         harness = Harness(
             loop, controller, system, auth, redactor, limits, stats, on_step, on_failure
         )
-        yield Session(harness, opened.endpoints.describe())
+        try:
+            yield Session(harness, opened.describe())
+        except InfrastructureStop as stop:
+            raise stop.error from stop.error.__cause__  # its own cause, not the carrier

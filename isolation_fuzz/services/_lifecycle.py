@@ -9,8 +9,10 @@ Two layers, both async context managers:
   (:mod:`~isolation_fuzz.services._urls`), as bad input.
 * :func:`claim_namespace` creates one campaign's namespace on those engines (a
   Postgres schema and application role, a ClickHouse database; Redis keys simply
-  carry the prefix) and yields a :class:`ServiceSet`.  On exit it removes exactly
-  that namespace and nothing else.
+  carry the prefix) and yields a :class:`ServiceSet`.  While the body runs it holds
+  the namespace's lease (:mod:`isolation_fuzz.services.lease`); on exit, however
+  the body ended, it removes exactly that namespace and nothing else, each service
+  on its own, so a dead Redis does not leave the Postgres schema behind.
 
 :func:`open_services` does both.  The drivers used by the platform are opened from a
 service set with :meth:`ServiceSet.redis`, :meth:`ServiceSet.postgres_pool` and
@@ -31,7 +33,7 @@ import anyio
 import anyio.to_thread
 
 from isolation_fuzz.redaction import redact_url
-from isolation_fuzz.services import _postgres, _redis
+from isolation_fuzz.services import _postgres, _redis, lease
 from isolation_fuzz.services._clickhouse import AsyncClickHouse, connect_clickhouse
 from isolation_fuzz.services._embedded import (
     EmbeddedEngine,
@@ -39,6 +41,7 @@ from isolation_fuzz.services._embedded import (
     start_postgres,
     start_redis,
 )
+from isolation_fuzz.services._reach import service_fault
 from isolation_fuzz.services._urls import check_url
 from isolation_fuzz.services.namespace import new_namespace, validate_namespace
 
@@ -72,6 +75,9 @@ class ServiceConfig:
     postgres_url: str | None = None
     clickhouse_url: str | None = None
     connect_timeout: float = 5.0
+    #: Seconds a service may take to answer mid-campaign (``--service-timeout``); past
+    #: it the campaign ends with exit 3 naming the service (issue 10).
+    service_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         # A malformed URL is bad input (exit 2), refused before any engine starts.
@@ -118,6 +124,10 @@ class ServiceSet:
 
     endpoints: Endpoints
     namespace: str
+
+    def describe(self) -> dict[str, str]:
+        """:meth:`Endpoints.describe`, plus the ``namespace`` (for reports and ``clean``)."""
+        return {**self.endpoints.describe(), "namespace": self.namespace}
 
     @property
     def postgres_schema(self) -> str:
@@ -204,10 +214,15 @@ async def _check_reachable(endpoints: Endpoints) -> None:
 
 @asynccontextmanager
 async def claim_namespace(
-    endpoints: Endpoints, namespace: str | None = None
+    endpoints: Endpoints, namespace: str | None = None, *, lease_ttl: float = lease.DEFAULT_TTL
 ) -> AsyncIterator[ServiceSet]:
-    """Create a campaign namespace on ``endpoints``; remove exactly it on exit."""
+    """Create a campaign namespace on ``endpoints`` and hold its lease; remove it on exit.
+
+    A failure while removing the namespace does not hide the body's own exception
+    (it is noted on it); after a body that succeeded, it is raised.
+    """
     services = ServiceSet(endpoints, validate_namespace(namespace or new_namespace()))
+    body_error: BaseException | None = None
     try:
         await _postgres.create_namespace(services)
         ch = await services.clickhouse()
@@ -215,21 +230,63 @@ async def claim_namespace(
             await ch.command(f"CREATE DATABASE IF NOT EXISTS {services.clickhouse_database}")
         finally:
             await ch.aclose()
-        yield services
+        # The lease first, then the marks: clean never sees a mark without a live lease.
+        async with lease.hold_lease(services, lease_ttl):
+            admin = await services.postgres_admin()
+            try:
+                await lease.mark(services, admin)
+            finally:
+                await admin.close()
+            try:
+                yield services
+            except BaseException as exc:
+                body_error = exc
+                raise
     finally:
         with anyio.CancelScope(shield=True):
-            await drop_namespace(services)
+            try:
+                await drop_namespace(services)
+            except Exception as exc:
+                if body_error is None:
+                    raise
+                body_error.add_note(f"removing namespace {services.namespace!r} failed: {exc}")
 
 
 async def drop_namespace(services: ServiceSet) -> None:
-    """Remove every key, schema, role and database of ``services.namespace``; nothing else."""
-    await _redis.drop_prefix(services.redis(), services.redis_prefix)
-    await _postgres.drop_namespace(services)
-    ch = await services.clickhouse()
-    try:
-        await ch.command(f"DROP DATABASE IF EXISTS {services.clickhouse_database}")
-    finally:
-        await ch.aclose()
+    """Remove every key, schema, role and database of ``services.namespace``; nothing else.
+
+    Each service is cleaned even if another one fails; the first failure is then
+    raised as a :class:`ServiceUnavailable` naming its service.  The lease goes last.
+    """
+    failures: list[BaseException] = []
+
+    async def clickhouse() -> None:
+        ch = await services.clickhouse()
+        try:
+            await ch.command(f"DROP DATABASE IF EXISTS {services.clickhouse_database}")
+        finally:
+            await ch.aclose()
+
+    async def redis_keys() -> None:
+        await _redis.drop_prefix(services.redis(), services.redis_prefix)
+
+    steps = [redis_keys, lambda: _postgres.drop_namespace(services), clickhouse]
+    for step in steps:
+        try:
+            await step()
+        except Exception as exc:
+            failures.append(exc)
+    if not failures:
+        try:
+            await lease.release(services)
+        except Exception as exc:
+            failures.append(exc)
+    if failures:
+        first = failures[0]
+        fault = service_fault(first, services.endpoints.urls)
+        if fault is None:
+            raise first
+        raise fault from first
 
 
 @asynccontextmanager
