@@ -29,6 +29,7 @@ knows no target by name and importing it imports no platform.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -187,19 +188,68 @@ def _from_entry_points(name: str) -> str | TargetFactory | None:
     return _REGISTRY.get(name)
 
 
+_IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+def _from_import_path(name: str) -> tuple[TargetFactory | None, str]:
+    """``package.module:attribute`` as a factory, or ``None`` and why it is not one.
+
+    Tried after the registered names and entry points, so a name such as
+    ``zoo:nope`` is first looked up as a name; a path is recorded in scenario files
+    as given, so replays and exported tests load the same object with no script.
+    """
+    if not _IMPORT_PATH.match(name):
+        return None, ""
+    module_name, _, attr = name.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module_name.startswith(exc.name):
+            return None, f"no module {module_name!r} to import it from"
+        raise UsageError(f"target {name!r}: importing {module_name!r} failed: {exc}") from exc
+    except Exception as exc:  # the user's module raised while importing: say so, briefly
+        raise UsageError(
+            f"target {name!r}: importing {module_name!r} raised {type(exc).__name__}: {exc}"
+        ) from exc
+    factory = getattr(module, attr, None)
+    if factory is None:
+        return None, f"module {module_name!r} has no attribute {attr!r}"
+    if not callable(factory):
+        raise UsageError(
+            f"target {name!r} is a {type(factory).__name__}, not a target factory "
+            "(factory(spec, services, auth) -> async context manager yielding a Target)"
+        )
+    register_target(name, factory)
+    return factory, ""
+
+
+def _claimed_by_family(name: str) -> bool:
+    # A family owns its pattern: ``zoo:nope`` is an unknown zoo bug, never an import of
+    # a module called ``zoo`` that happens to be on sys.path.
+    return any(_is_family(e.name) and fnmatchcase(name, e.name) for e in _entry_points())
+
+
 def _resolve(spec: TargetSpec) -> TargetFactory:
     name = spec.name
     path = _REGISTRY.get(name)
     if path is None:
         path = _from_entry_points(name)
+    why = ""
+    if path is None and not _claimed_by_family(name):
+        path, why = _from_import_path(name)
     if path is None:
         choices = available_targets()
+        tried = f" ({why})" if why else ""
         if not choices:
             raise UsageError(
-                f"unknown target {name!r}, and no target is installed: install isolation-fuzz "
-                f"(pip install -e .) so that its {ENTRY_POINT_GROUP!r} entry points exist"
+                f"unknown target {name!r}{tried}, and no target is installed: install "
+                f"isolation-fuzz (pip install -e .) so that its {ENTRY_POINT_GROUP!r} "
+                "entry points exist"
             )
-        raise UsageError(f"unknown target {name!r}; choose one of {', '.join(choices)}")
+        raise UsageError(
+            f"unknown target {name!r}{tried}; choose one of {', '.join(choices)}, "
+            "or give an import path package.module:factory"
+        )
     if not isinstance(path, str):
         return path
     module_name, _, attr = path.partition(":")

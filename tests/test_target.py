@@ -8,6 +8,7 @@ until asked, and to one-line errors (exit 2) for every name it cannot serve.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from importlib.metadata import EntryPoint
@@ -118,7 +119,7 @@ def test_a_family_serves_only_the_names_its_pattern_matches(
         reference="isolation_fuzz.platform.reference:open_reference_target",
         **{"bugs:*": "isolation_fuzz.platform.bugs:TARGETS"},
     )
-    with pytest.raises(UsageError, match=r"'zoo:lost_event'; choose one of reference$"):
+    with pytest.raises(UsageError, match=r"'zoo:lost_event'.*; choose one of reference, or give"):
         resolve_target(TargetSpec("zoo:lost_event"))
 
 
@@ -150,3 +151,24 @@ def test_a_registered_import_path_that_does_not_exist_is_a_usage_error(
     register_target("mine", "isolation_fuzz.target:no_such_factory")
     with pytest.raises(UsageError, match=r"'mine' .* cannot be loaded"):
         resolve_target(TargetSpec("mine"))
+
+
+def test_an_import_path_loads_the_factory_it_names() -> None:
+    path = "isolation_fuzz.platform.reference:open_reference_target"
+    from isolation_fuzz.platform.reference import open_reference_target
+
+    assert resolve_target(TargetSpec(path)) is open_reference_target
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("isolation_fuzz.no_such_module:factory", "no module 'isolation_fuzz.no_such_module'"),
+        ("isolation_fuzz.target:no_such_factory", "has no attribute 'no_such_factory'"),
+        ("isolation_fuzz.target:ENTRY_POINT_GROUP", "is a str, not a target factory"),
+    ],
+)
+def test_a_bad_import_path_is_a_one_line_usage_error(name: str, shown: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(shown)) as caught:
+        resolve_target(TargetSpec(name))
+    assert "\n" not in str(caught.value)
