@@ -19,6 +19,7 @@ import hashlib
 import json
 import re
 import secrets
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -72,9 +73,39 @@ class RunReport:
         #: Where to say that a case was saved and where the report is (the CLI's stderr).
         self.notices = notices
         self._meta: dict[str, Any] = {}
+        #: The error that stopped the files being written, if one did.
+        self._unwritable: OSError | None = None
 
     def handle_event(self, event: CampaignEvent) -> None:
-        """Save each failing case as it comes, and the final files at the finish."""
+        """Save each failing case as it comes, and the final files at the finish.
+
+        A file that cannot be written never costs a finding (issue 10: with an
+        unusable report folder a violation was lost): the case goes to stderr as
+        scenario JSON instead, and the campaign goes on to its verdict and exit 1.
+        """
+        try:
+            self._handle(event)
+        except OSError as exc:
+            self._keep_on_stderr(event, exc)
+
+    def _keep_on_stderr(self, event: CampaignEvent, exc: OSError) -> None:
+        """Print the event's finding as scenario JSON, once when first seen and at the end."""
+        first = self._unwritable is None
+        self._unwritable = exc
+        finding = getattr(getattr(event, "result", event), "finding", None)
+        if not self._meta or finding is None or not (first or isinstance(event, CampaignFinished)):
+            return
+        stream = self.notices if self.notices is not None else sys.stderr
+        scenario = self.scenario_of(self._meta, finding)
+        stream.write(
+            f"\nisolation-fuzz: cannot write the report in {str(self.dir)!r} "
+            f"({exc.strerror or exc}); the finding follows as scenario JSON: save it to a "
+            "file and run isolation-fuzz replay FILE\n"
+            + json.dumps(scenario.to_json(), indent=2, default=str) + "\n"
+        )
+        stream.flush()
+
+    def _handle(self, event: CampaignEvent) -> None:
         if isinstance(event, CampaignStarted):
             self._meta = {
                 "target": event.target, "seed": event.seed, "profile": event.budget.profile.name
