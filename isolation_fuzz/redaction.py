@@ -82,7 +82,12 @@ def redact_url(url: str) -> str:
         query = _QUERY_PARAM.sub(hide, parts.query)
         changed = changed or query != parts.query
         parts = parts._replace(query=query)
-    return urlunsplit(parts) if changed else url
+    if not changed:
+        return url
+    shown = urlunsplit(parts)
+    if not parts.netloc and url.startswith(f"{parts.scheme}://"):
+        shown = shown.replace(":", "://", 1)  # urlunsplit drops an empty authority's '//'
+    return shown
 
 
 def url_secrets(url: str) -> list[str]:

@@ -17,6 +17,7 @@ from isolation_fuzz.redaction import redact_url, url_secrets
         ("http://h/?secret=hunter2;token=hunter3", "http://h/?secret=***;token=***"),
         ("redis://h/0?db=1", "redis://h/0?db=1"),
         ("redis://", "redis://"),
+        ("postgres:///db?password=hunter2", "postgres:///db?password=***"),
         ("redis://:hunter2@[::1", "<unparseable url>"),
     ],
 )
