@@ -7,6 +7,12 @@ given or from the profile, bounds the search) used to be written twice, once in
 the campaign and once in the CLI to size the progress bar, and the two could
 drift.  Now :func:`resolve_budget` applies it once; the campaign carries the
 result in its ``CampaignStarted`` event, and every handler reads it from there.
+
+The budget is time (issue 10).  ``--budget 60s`` used to stop at the quick
+profile's 100 examples after about 30 s and say nothing, and a bug that needed 12 s
+more went unfound.  Now a time budget, given or from the profile, runs until the
+time is spent unless ``--max-examples`` is also given; the profile's example cap
+applies only when there is no time budget at all.
 """
 
 from __future__ import annotations
@@ -46,13 +52,14 @@ class Budget:
 
     Attributes:
         profile: The profile the campaign runs under.
-        seconds: Seconds of searching allowed, or ``None`` for no time limit.
-        max_examples: Examples allowed (a time budget usually ends the search first).
+        seconds: Seconds allowed (engine start-up included), or ``None`` for no time
+            limit.
+        max_examples: Examples allowed, or ``None`` when only the time limits the search.
     """
 
     profile: Profile
     seconds: float | None
-    max_examples: int
+    max_examples: int | None
 
 
 def profile_named(name: str) -> Profile:
@@ -69,13 +76,19 @@ def resolve_budget(
     """Combine a profile's defaults with the explicit limits; unset limits come from it.
 
     An explicit example count without an explicit time budget is the whole budget:
-    ``--max-examples 50`` under ``nightly`` runs 50 examples, not 30 minutes.
+    ``--max-examples 50`` under ``nightly`` runs 50 examples, not 30 minutes.  A time
+    budget without an explicit example count is the whole budget too: ``--budget
+    60s`` under ``quick`` runs for 60 s, not for the profile's 100 examples.
     """
     chosen = profile_named(profile)
-    examples = max_examples if max_examples is not None else chosen.max_examples
-    seconds = budget_seconds if budget_seconds is not None else chosen.budget_seconds
-    if max_examples is not None and budget_seconds is None:
-        seconds = None  # an explicit example count is the budget
-    if examples < 1:
-        raise UsageError(f"--max-examples must be at least 1, got {examples}")
+    if max_examples is not None and max_examples < 1:
+        raise UsageError(f"--max-examples must be at least 1, got {max_examples}")
+    if budget_seconds is not None and not budget_seconds > 0:
+        raise UsageError(f"--budget must be positive, got {budget_seconds!r} seconds")
+    seconds = budget_seconds
+    if seconds is None and max_examples is None:
+        seconds = chosen.budget_seconds
+    examples = max_examples
+    if examples is None and seconds is None:
+        examples = chosen.max_examples  # no time budget: the profile's cap is the budget
     return Budget(chosen, seconds, examples)

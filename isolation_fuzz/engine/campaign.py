@@ -14,6 +14,15 @@ the first event.
 News leaves as events (:mod:`isolation_fuzz.engine.events`) to the handlers the
 caller passes, and the result as the return value; nothing else comes back.
 
+Verdicts you can trust (issue 10).  A finding is replayed ``confirm`` times on the
+same harness after shrinking, and only one that shows again is a "violation"; one
+that never does is "unconfirmed" (exit 0, or 3 when the campaign saw runs blocked,
+the sign of a stalled service).  A campaign that completed no example is never
+"clean": the budget was too small (exit 2) or something stopped it.  Signals are
+noted, not raised (:mod:`~isolation_fuzz.engine.stopping`): the campaign stops at
+the next step, skips shrinking and confirming, and its result says "interrupted".
+Why the search ended is one of :data:`STOP_REASONS`.
+
 Settings are built from Hypothesis's ``default`` profile, never from whichever
 profile is loaded, so the ``ci`` profile Hypothesis switches on under CI cannot
 silently turn a nightly campaign derandomized or database-less.
@@ -25,7 +34,7 @@ import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from hypothesis import HealthCheck, Phase, Verbosity, seed, settings
 from hypothesis.database import ExampleDatabase
@@ -34,8 +43,10 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from isolation_fuzz.engine.budget import PROFILES, Budget, Profile, profile_named, resolve_budget
 from isolation_fuzz.engine.events import (
+    CampaignAborted,
     CampaignFinished,
     CampaignStarted,
+    Confirmed,
     Counts,
     EventHandler,
     Progress,
@@ -46,16 +57,27 @@ from isolation_fuzz.engine.events import (
 )
 from isolation_fuzz.engine.machine import Harness, IsolationViolated, Limits, Stats, machine_for
 from isolation_fuzz.engine.replay import Replayed, minimize
+from isolation_fuzz.engine.reproduce import confirm
 from isolation_fuzz.engine.scenario import Scenario
 from isolation_fuzz.engine.session import open_session
-from isolation_fuzz.engine.stopping import Stopper, StopRequested
+from isolation_fuzz.engine.stopping import SIGNAL_EXIT_CODES, Stopper, StopRequested, signalled
 from isolation_fuzz.engine.trace import Move, scenario_length
+from isolation_fuzz.engine.verdict import (
+    STOP_REASONS,
+    Verdict,
+    stop_reason_of,
+    trouble_seen,
+    verdict_of,
+    why_ended,
+)
+from isolation_fuzz.errors import IsolationFuzzError
 from isolation_fuzz.model import Violation
 from isolation_fuzz.services import ServiceConfig
 from isolation_fuzz.target import TargetSpec, resolve_target
 
 __all__ = [
     "PROFILES",
+    "STOP_REASONS",
     "Budget",
     "CampaignConfig",
     "CampaignResult",
@@ -63,7 +85,6 @@ __all__ = [
     "Profile",
     "run_campaign",
 ]
-
 
 @dataclass(frozen=True)
 class CampaignConfig:
@@ -79,6 +100,8 @@ class CampaignConfig:
     database: ExampleDatabase | None = None
     #: Shrink a failing example to the shortest interleaving (off: report it as found).
     shrink: bool = True
+    #: Replays of the shrunk finding before it is called a violation (``--confirm``).
+    confirm: int = 5
 
     def resolved_profile(self) -> Profile:
         """The profile this campaign runs under."""
@@ -118,9 +141,13 @@ class Finding:
 
 @dataclass(frozen=True)
 class CampaignResult:
-    """What a campaign found and what it spent."""
+    """What a campaign found and what it spent.
 
-    verdict: Literal["clean", "violation"]
+    ``verdict`` is "violation" only for a confirmed finding; ``finding`` is kept for
+    an unconfirmed or interrupted one too, so that it can be saved apart.
+    """
+
+    verdict: Verdict
     finding: Finding | None
     examples: int
     steps: int
@@ -137,10 +164,29 @@ class CampaignResult:
     #: Seconds spent fuzzing, engines already up; and the tool calls performed in them.
     fuzzing_seconds: float = 0.0
     tool_calls: int = 0
+    #: One of :data:`STOP_REASONS`; and the signal, when one stopped the campaign.
+    stop_reason: str = "examples"
+    signal: str | None = None
+    #: Replays of the finding that showed it again, and replays made (``None``: none).
+    reproduced: int | None = None
+    confirm_runs: int = 0
+    #: Whether the campaign saw runs blocked (a stalled service looks like that).
+    infrastructure_trouble: bool = False
+    #: The time budget, to say so when it was too small for one example.
+    budget_seconds: float | None = None
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.verdict == "clean" else 1
+        """0 clean, 1 confirmed violation, 2 budget too small, 3 trouble, 130/143 signals."""
+        if self.verdict == "interrupted":
+            return SIGNAL_EXIT_CODES.get(self.signal or "", 130)
+        if self.verdict == "violation":
+            return 1
+        if self.verdict == "no examples":
+            return 2 if self.stop_reason == "budget" else 3
+        if self.verdict == "unconfirmed" and self.infrastructure_trouble:
+            return 3
+        return 0
 
 
 def hypothesis_settings(
@@ -204,26 +250,46 @@ def run_campaign(
         emit(listeners, ViolationFound(found, elapsed) if first else ShrinkImproved(found))
 
     stopped_by: str | None = None
-    with stopper, open_session(
-        config.target, config.services, config.limits, progress, keep
-    ) as session:
-        harness = session.harness
-        stats = harness.stats
-        machine = machine_for(harness)
-        try:
-            finding = _run_batches(machine, budget, campaign_seed, config, stats, started)
-        except StopRequested as stop:
-            stopped_by = stop.reason
-            finding = best[0] if best else None
-        emit(listeners, Stopped(stopped_by or _why_ended(finding, budget, started)))
-        if finding is not None and config.shrink and not stopper.stopping():
-            finding = _minimize(harness, finding, stopper)
-            emit(listeners, ShrinkImproved(finding))
-        described = session.services
-        fuzzing_seconds = time.monotonic() - stats.started
+    reproduced: int | None = None
+    confirm_runs = 0
+    stats = Stats()
+    try:
+        with stopper, open_session(
+            config.target, config.services, config.limits, progress, keep
+        ) as session:
+            harness = session.harness
+            stats = harness.stats
+            machine = machine_for(harness)
+            try:
+                stopper.check()  # a signal during start-up stops before the first example
+                finding = _run_batches(machine, budget, campaign_seed, config, stats, started)
+            except StopRequested as stop:
+                stopped_by = stop.reason
+                finding = best[0] if best else None
+            emit(listeners, Stopped(stopped_by or why_ended(finding, budget, started)))
+            if finding is not None and config.shrink and not stopper.stopping():
+                finding = _minimize(harness, finding, stopper)
+                emit(listeners, ShrinkImproved(finding))
+            if finding is not None and signalled() is None:
+                replays = confirm(
+                    harness, finding.to_scenario(config.target, campaign_seed), config.confirm,
+                    should_stop=lambda: signalled() is not None,
+                )
+                reproduced, confirm_runs = replays.reproductions, len(replays.replays)
+                emit(listeners, Confirmed(finding, reproduced, confirm_runs))
+            described = session.services
+            fuzzing_seconds = time.monotonic() - stats.started
+    except (Exception, KeyboardInterrupt) as exc:
+        emit(listeners, _aborted(exc, stats.examples))
+        raise
 
+    signal_name = signalled() or (
+        stopped_by if stopped_by in ("SIGINT", "SIGTERM") else None
+    )
+    stop_reason = stop_reason_of(stopped_by, finding, budget, started, signal_name)
+    verdict = verdict_of(finding, stats.examples, signal_name, reproduced)
     result = CampaignResult(
-        verdict="violation" if finding else "clean",
+        verdict=verdict,
         finding=finding,
         examples=stats.examples,
         steps=stats.steps,
@@ -237,18 +303,26 @@ def run_campaign(
         stopped_by=None if stopped_by == "shrink limit" else stopped_by,
         fuzzing_seconds=fuzzing_seconds,
         tool_calls=stats.tool_calls,
+        stop_reason=stop_reason,
+        signal=signal_name,
+        reproduced=reproduced,
+        confirm_runs=confirm_runs,
+        infrastructure_trouble=trouble_seen(finding),
+        budget_seconds=budget.seconds,
     )
     emit(listeners, CampaignFinished(result))
     return result
 
 
-def _why_ended(finding: Finding | None, budget: Budget, started: float) -> str:
-    """Why a search that no one stopped ended: a failure, or a budget used up."""
-    if finding is not None:
-        return "violation"
-    if budget.seconds is not None and time.monotonic() - started >= budget.seconds:
-        return "budget"
-    return "examples"
+def _aborted(exc: BaseException, examples: int) -> CampaignAborted:
+    """The event that says why a campaign raised instead of returning."""
+    if isinstance(exc, KeyboardInterrupt):
+        name = (exc.reason if isinstance(exc, StopRequested) else None) or signalled() or "SIGINT"
+        return CampaignAborted("interrupted", f"interrupted by {name}", name, examples)
+    if isinstance(exc, IsolationFuzzError):
+        state = "infrastructure" if exc.exit_code == 3 else "error"
+        return CampaignAborted(state, str(exc), signalled(), examples)
+    return CampaignAborted("error", f"{type(exc).__name__}: {exc}", signalled(), examples)
 
 
 def _run_batches(
@@ -260,7 +334,8 @@ def _run_batches(
     started: float,
 ) -> Finding | None:
     profile, budget = resolved.profile, resolved.seconds
-    remaining = resolved.max_examples
+    # No example cap means a time budget alone (resolve_budget never leaves both unset).
+    remaining = resolved.max_examples if resolved.max_examples is not None else 2**62
     batch = 0
     while remaining > 0:
         size = remaining
@@ -268,7 +343,7 @@ def _run_batches(
             left = budget - (time.monotonic() - started)
             if left <= 0:
                 break
-            per_example = (time.monotonic() - started) / max(stats.examples, 1)
+            per_example = (time.monotonic() - stats.started) / max(stats.examples, 1)
             size = max(1, min(remaining, int(left / max(per_example, 1e-3)), 200))
         if campaign_seed is not None:
             seed(campaign_seed + batch)(machine)

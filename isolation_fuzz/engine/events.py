@@ -14,12 +14,14 @@ The order is fixed, so a handler can rely on it::
     ViolationFound?              (the first failing example, before any shrinking)
     ShrinkImproved*              (each smaller failing example; the last is the result's)
     Stopped                      (why the search ended; exactly once)
+    Confirmed?                   (a finding replayed N times: how often it showed)
     CampaignFinished             (the result, the same object run_campaign returns)
 
 ``ViolationFound`` comes the moment an example fails, before shrinking starts, so a
 handler can save the case before anything else can go wrong (a killed job, a
-crashing shrink).  A campaign that raises (a service that will not start) emits no
-``CampaignFinished``: the handler's owner closes it in a ``finally``.
+crashing shrink).  A campaign that raises after its start (a service that dies, a
+second Ctrl-C) emits ``CampaignAborted`` instead of ``CampaignFinished``, so the
+report can still say what happened ("infrastructure", "interrupted"), then raises.
 """
 
 from __future__ import annotations
@@ -33,9 +35,11 @@ if TYPE_CHECKING:
     from isolation_fuzz.target import TargetSpec
 
 __all__ = [
+    "CampaignAborted",
     "CampaignEvent",
     "CampaignFinished",
     "CampaignStarted",
+    "Confirmed",
     "Counts",
     "EventHandler",
     "Progress",
@@ -108,6 +112,37 @@ class Stopped:
 
 
 @dataclass(frozen=True)
+class Confirmed:
+    """The shrunk finding was replayed ``runs`` times and showed ``reproduced`` times.
+
+    A finding that never reproduces is not reported as a violation (a stalled
+    service can fail one example and no replay).
+    """
+
+    finding: Finding
+    reproduced: int
+    runs: int
+
+
+@dataclass(frozen=True)
+class CampaignAborted:
+    """The campaign raised after it started; no ``CampaignFinished`` will come.
+
+    Attributes:
+        state: ``"infrastructure"`` (a tool error: a service died or stalled) or
+            ``"interrupted"`` (a signal that could not wait for a step's end).
+        reason: One line saying what happened, secrets already redacted.
+        signal: ``"SIGINT"`` or ``"SIGTERM"`` when a signal ended it.
+        examples: Examples run before it ended.
+    """
+
+    state: str
+    reason: str
+    signal: str | None = None
+    examples: int = 0
+
+
+@dataclass(frozen=True)
 class CampaignFinished:
     """The campaign's result: the same record :func:`run_campaign` returns."""
 
@@ -115,7 +150,14 @@ class CampaignFinished:
 
 
 CampaignEvent = (
-    CampaignStarted | Progress | ViolationFound | ShrinkImproved | Stopped | CampaignFinished
+    CampaignStarted
+    | Progress
+    | ViolationFound
+    | ShrinkImproved
+    | Stopped
+    | Confirmed
+    | CampaignFinished
+    | CampaignAborted
 )
 
 

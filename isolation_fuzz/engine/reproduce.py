@@ -4,27 +4,42 @@ This is the morning-after half of the tool: a nightly campaign leaves a scenario
 file; :func:`replay_scenario` performs it again (fresh tokens, same moves, same
 order) and says whether the violation still shows; :func:`export_test` writes a
 pytest module that fails for as long as it does.
+
+:func:`confirm` is the same replay, run by the campaign on its own harness before it
+calls a finding a violation: a stalled service can fail one example and no replay,
+so a finding is confirmed by showing again (k of N), never by having been seen once.
+Replays look at the process's signals between runs (:func:`check_signals`), so a
+SIGTERM during a long ``--repeat`` ends it after the current replay, engines torn
+down in order.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from isolation_fuzz._atomic import write_atomic
-from isolation_fuzz.engine.harness import Limits
+from isolation_fuzz.engine.harness import Harness, Limits
 from isolation_fuzz.engine.replay import Replayed, perform
 from isolation_fuzz.engine.scenario import Scenario, load_scenario
 from isolation_fuzz.engine.session import open_session
+from isolation_fuzz.engine.stopping import check_signals
 from isolation_fuzz.engine.trace import format_moves
 from isolation_fuzz.errors import UsageError
 from isolation_fuzz.model import violation_text
 from isolation_fuzz.services import ServiceConfig
 from isolation_fuzz.target import TargetSpec
 
-__all__ = ["ReplayReport", "export_test", "replay_all", "replay_scenario", "scenario_files"]
+__all__ = [
+    "ReplayReport",
+    "confirm",
+    "export_test",
+    "replay_all",
+    "replay_scenario",
+    "scenario_files",
+]
 
 
 @dataclass(frozen=True)
@@ -50,6 +65,8 @@ class ReplayReport:
 
     def explain(self) -> str:
         """The first replay's trace and violations, then the reproduction rate."""
+        if not self.replays:
+            return f"target {self.target.name}: not replayed"
         first = self.replays[0]
         lines = [
             f"target {self.target.name} ({self.target.transport})",
@@ -99,16 +116,33 @@ def replay_all(
         by_target.setdefault(target or scenario.target, []).append(index)
     reports: dict[int, ReplayReport] = {}
     for spec, indices in by_target.items():
+        check_signals()
         with open_session(spec, services, Limits()) as session:
             for index in indices:
-                scenario = scenarios[index]
-                runs = tuple(
-                    perform(session.harness, dict(scenario.identities), scenario.moves,
-                            strict=False)
-                    for _ in range(repeat)
-                )
-                reports[index] = ReplayReport(scenario, spec, runs)
+                reports[index] = confirm(session.harness, scenarios[index], repeat, spec)
     return [reports[i] for i in range(len(scenarios))]
+
+
+def confirm(
+    harness: Harness,
+    scenario: Scenario,
+    runs: int,
+    target: TargetSpec | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> ReplayReport:
+    """Perform ``scenario`` up to ``runs`` times on an open ``harness``; k of N says how often.
+
+    Between replays a signal raises :class:`~isolation_fuzz.engine.stopping.StopRequested`;
+    ``should_stop`` (a campaign's) ends the replays quietly instead, with fewer than
+    ``runs`` done.
+    """
+    done: list[Replayed] = []
+    for _ in range(runs):
+        if should_stop is not None and should_stop():
+            break
+        check_signals()
+        done.append(perform(harness, dict(scenario.identities), scenario.moves, strict=False))
+    return ReplayReport(scenario, target or scenario.target, tuple(done))
 
 
 _TEMPLATE = '''"""Exported by isolation-fuzz: this test fails while the isolation bug is present.

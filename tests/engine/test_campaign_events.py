@@ -45,7 +45,8 @@ def test_an_explicit_example_count_is_the_whole_budget() -> None:
     budget = resolve_budget("nightly", max_examples=50)
     assert (budget.profile, budget.seconds, budget.max_examples) == (PROFILES["nightly"], None, 50)
     assert resolve_budget("nightly").seconds == PROFILES["nightly"].budget_seconds
-    assert resolve_budget("quick", budget_seconds=5.0).max_examples == 100
+    assert resolve_budget("quick", budget_seconds=5.0).max_examples is None  # time is the budget
+    assert resolve_budget("quick", 7, 5.0).max_examples == 7
 
 
 @pytest.mark.parametrize(
