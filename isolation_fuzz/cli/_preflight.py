@@ -68,8 +68,10 @@ def preflight(args: argparse.Namespace) -> None:
 
 def _check_count(name: str, value: int | None) -> None:
     flag = "--" + name.replace("_", "-")
-    if value is not None and not 1 <= value <= MAX_COUNT:
-        raise UsageError(f"{flag} must be from 1 to {MAX_COUNT:,}, got {value}")
+    if value is not None and value < 1:
+        raise UsageError(f"{flag} must be at least 1, got {value}")
+    if value is not None and value > MAX_COUNT:
+        raise UsageError(f"{flag} must be at most {MAX_COUNT:,}, got {value}")
 
 
 def _check_names(args: argparse.Namespace) -> None:
