@@ -5,6 +5,10 @@ the correct platform must stay clean, and every shrunk scenario must be at most 
 move longer than the shortest interleaving that shows that bug.  Everything the
 runner knows about a bug (its target name, that length) it reads from the bug's
 record, :class:`isolation_fuzz.platform.bugs.SeededBug`.
+
+A bug counts as caught only by a confirmed finding (the campaign's replays showed
+it again).  A signal stops the zoo after the campaign it interrupted, whose row is
+left out: the command prints the rows it has and exits with the signal's code.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ def _row(bug: str, result: CampaignResult) -> ZooRow:
     finding = result.finding
     return ZooRow(
         bug=bug,
-        caught=finding is not None,
+        caught=result.verdict == "violation",
         invariants=tuple(sorted({v.invariant for v in finding.violations})) if finding else (),
         first_failure_seconds=result.first_failure_seconds,
         first_failure_examples=result.first_failure_examples,
@@ -91,7 +95,10 @@ def run_zoo(
             seed=seed,
             services=services or ServiceConfig.from_env(),
         )
-        row = _row(name, run_campaign(config))
+        result = run_campaign(config)
+        if result.verdict == "interrupted":
+            break
+        row = _row(name, result)
         rows.append(row)
         if on_row is not None:
             on_row(row)

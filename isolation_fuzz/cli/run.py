@@ -13,6 +13,7 @@ import argparse
 from typing import TYPE_CHECKING, TextIO
 
 from isolation_fuzz.cli._flags import (
+    add_block_timeout_flag,
     add_report_flags,
     add_service_flags,
     duration_arg,
@@ -25,7 +26,25 @@ if TYPE_CHECKING:
     from isolation_fuzz.engine.events import EventHandler
     from isolation_fuzz.report.files import RunReport
 
-__all__ = ["add_parser", "run", "run_with_report"]
+__all__ = ["add_confirm_flag", "add_parser", "run", "run_with_report"]
+
+
+def add_confirm_flag(parser: argparse.ArgumentParser) -> None:
+    """``--confirm N``: replays of a shrunk finding before it counts as a violation."""
+    parser.add_argument(
+        "--confirm", type=_positive, default=5, metavar="N",
+        help="replay a finding N times before calling it a violation (default 5)",
+    )
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"wants a whole number of at least 1, got {text!r}")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,7 +61,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     run.add_argument("--max-examples", type=int, help="stop after this many examples")
     run.add_argument("--budget", type=duration_arg, help="stop after this long, e.g. 10m")
     run.add_argument("--seed", type=int, help="seed for a reproducible campaign")
+    add_confirm_flag(run)
     add_service_flags(run)
+    add_block_timeout_flag(run)
     add_report_flags(run)
     run.add_argument(
         "--database",
@@ -56,6 +77,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run the campaign the flags describe; print progress to ``err`` and the verdict to ``out``."""
     from isolation_fuzz.engine.campaign import CampaignConfig
     from isolation_fuzz.engine.database import open_database
+    from isolation_fuzz.engine.harness import Limits
     from isolation_fuzz.report.text import TextVerdict
     from isolation_fuzz.target import TargetSpec
 
@@ -65,7 +87,9 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         max_examples=args.max_examples,
         budget_seconds=args.budget,
         seed=args.seed,
+        confirm=args.confirm,
         services=services_from(args),
+        limits=Limits(block_timeout=args.block_timeout),
         database=open_database(args.database) if args.database else None,
     )
     report = report_from(args, args.target, notices=err)

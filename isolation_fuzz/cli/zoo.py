@@ -1,4 +1,8 @@
-"""``isolation-fuzz zoo``: every seeded bug, then the correct platform, as a table."""
+"""``isolation-fuzz zoo``: every seeded bug, then the correct platform, as a table.
+
+Interrupted (SIGINT, SIGTERM), it prints and saves the rows it has, says
+"interrupted", and exits with the signal's code.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Exit 0 only if every variant was caught (and shrunk well) and the platform is clean."""
+    from isolation_fuzz.engine.stopping import SIGNAL_EXIT_CODES, signalled
     from isolation_fuzz.platform.bugs import BUGS
     from isolation_fuzz.zoo import format_row, format_zoo, run_zoo
 
@@ -42,7 +47,14 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.flush()
 
     rows = run_zoo(bugs, budget_per_bug=args.budget_per_bug, seed=args.seed, on_row=progress)
-    out.write(format_zoo(rows) + "\n")
+    received = signalled()
+    table = format_zoo(rows)
+    if received is not None:  # the rows it has, without the PASS/FAIL of a finished zoo
+        table = table.rsplit("\n", 2)[0]
+        table += f"\nverdict: interrupted by {received} after {len(rows)} row(s)"
+    out.write(table + "\n")
     if json_path is not None:
         json_path.write_text(json.dumps([r.to_json() for r in rows], indent=2) + "\n")
+    if received is not None:
+        return SIGNAL_EXIT_CODES[received]
     return 0 if all(r.ok for r in rows) else 1

@@ -7,6 +7,12 @@ something to replay.  At the end :meth:`RunReport.finish` replaces both with the
 final word and adds ``junit.xml`` and ``report.html``.  Every file is written
 whole to a temporary name and renamed into place.
 
+Only a confirmed finding (one the campaign's replays showed again) joins the
+corpus; one that never reproduced moves to ``unconfirmed/scenario.json``, kept for
+a person to look at but never replayed by ``check``.  A campaign that raised
+(``CampaignAborted``: a dead service, a second Ctrl-C) still gets a summary whose
+``state`` says so ("interrupted", "infrastructure"), never one left "running".
+
 :class:`RunReport` is a handler of the campaign's events: ``ViolationFound`` (the
 first failing example, before shrinking) and ``ShrinkImproved`` save the case,
 ``CampaignFinished`` writes the final files.  Given a ``notices`` stream, it also
@@ -27,6 +33,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from isolation_fuzz._atomic import write_atomic
 from isolation_fuzz.engine.events import (
+    CampaignAborted,
     CampaignEvent,
     CampaignFinished,
     CampaignStarted,
@@ -34,7 +41,7 @@ from isolation_fuzz.engine.events import (
     ViolationFound,
 )
 from isolation_fuzz.engine.scenario import Scenario, save_scenario
-from isolation_fuzz.report.junit import junit_xml
+from isolation_fuzz.report.junit import JUnitCase, junit_xml
 
 if TYPE_CHECKING:
     from isolation_fuzz.engine.campaign import CampaignResult, Finding
@@ -119,6 +126,8 @@ class RunReport:
             where = self.finish(event.result)
             if self.notices is not None:
                 self.notices.write(f"report: {where}\n")
+        elif isinstance(event, CampaignAborted) and self._meta:
+            self.abort(event)  # no notice: the error's one line is all the user reads
 
     def scenario_of(self, result_meta: Mapping[str, Any], finding: Finding) -> Scenario:
         """The finding as a scenario, with the run's target and seed from ``result_meta``."""
@@ -142,33 +151,77 @@ class RunReport:
         return self.scenario_path
 
     def finish(self, result: CampaignResult) -> Path:
-        """Write the final summary, JUnit and HTML report; add a finding to the corpus."""
+        """Write the final summary, JUnit and HTML report; add a confirmed finding to the corpus."""
         meta = {"target": result.target, "seed": result.seed, "profile": result.profile}
-        scenario = None
+        scenario, where = None, None
         if result.finding is not None:
             scenario = self.scenario_of(meta, result.finding)
-            save_scenario(self.scenario_path, scenario)
-            if self.corpus is not None:
+            where = self.scenario_path
+            if result.verdict == "unconfirmed":
+                where = self.dir / "unconfirmed" / "scenario.json"
+                self.scenario_path.unlink(missing_ok=True)
+            save_scenario(where, scenario)
+            if self.corpus is not None and result.verdict == "violation":
                 save_scenario(self.corpus / corpus_name(scenario), scenario)
         summary = summary_of(result, self.run_id, scenario)
+        if where is not None:
+            summary["scenario"] = str(where.relative_to(self.dir))
         write_atomic(self.dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-        write_atomic(
-            self.dir / "junit.xml", junit_xml(f"isolation-fuzz {result.target.name}", scenario)
-        )
+        suite = f"isolation-fuzz {result.target.name}"
+        if result.verdict in ("interrupted", "no examples"):
+            junit = junit_xml(suite, cases=[_not_run(suite, summary["verdict"])])
+        else:
+            junit = junit_xml(suite, scenario if result.verdict == "violation" else None)
+        write_atomic(self.dir / "junit.xml", junit)
         if scenario is not None and result.finding is not None:
             from isolation_fuzz.report.html import render_html
 
-            page = render_html(scenario, {**summary, "deliveries": list(result.finding.deliveries)})
-            write_atomic(self.dir / "report.html", page)
+            shown = {**summary, "deliveries": list(result.finding.deliveries)}
+            if result.reproduced is not None:
+                shown["verdict"] += f", reproduced {result.reproduced}/{result.confirm_runs}"
+            write_atomic(self.dir / "report.html", render_html(scenario, shown))
+        return self.dir
+
+    def abort(self, event: CampaignAborted) -> Path:
+        """A campaign that raised: say so in the summary and JUnit, keeping any saved case."""
+        meta = self._meta
+        summary = {
+            "run_id": self.run_id,
+            "verdict": event.state,
+            "state": event.state,
+            "stop_reason": event.state if event.state != "error" else "infrastructure",
+            "signal": event.signal,
+            "reason": event.reason,
+            "target": meta["target"].to_json(),
+            "seed": meta.get("seed"),
+            "profile": meta.get("profile"),
+            "budget_used": {"examples": event.examples},
+            "scenario": self.scenario_path.name if self.scenario_path.exists() else None,
+        }
+        write_atomic(self.dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+        suite = f"isolation-fuzz {meta['target'].name}"
+        junit = junit_xml(suite, cases=[_not_run(suite, event.reason)])
+        write_atomic(self.dir / "junit.xml", junit)
         return self.dir
 
 
 def verdict_of(result: CampaignResult) -> str:
+    """The verdict as summary.json and report.html give it."""
+    if result.verdict == "interrupted":
+        return f"interrupted ({result.signal})"
+    if result.verdict == "no examples":
+        small = " (budget too small)" if result.stop_reason == "budget" else ""
+        return f"no examples{small}"
+    if result.verdict == "unconfirmed":
+        return f"unconfirmed (reproduced 0/{result.confirm_runs})"
     if result.finding is None:
-        return "clean" if result.stopped_by in (None, "budget") else (
-            f"clean so far (stopped by {result.stopped_by})"
-        )
+        return "clean"
     return "violation" if result.finding.shrunk else "violation (not fully shrunk)"
+
+
+def _not_run(suite: str, why: str) -> JUnitCase:
+    """The one JUnit case of a campaign that checked nothing to the end: it fails."""
+    return JUnitCase("campaign", suite, f"isolation-fuzz did not finish: {why}", why)
 
 
 def summary_of(
@@ -181,12 +234,17 @@ def summary_of(
     return {
         "run_id": run_id,
         "verdict": verdict_of(result),
-        "state": "done",
+        "state": "interrupted" if result.verdict == "interrupted" else "done",
         "target": result.target.to_json(),
         "seed": result.seed,
         "profile": result.profile,
         "stopped_by": result.stopped_by,
-        "counts": _counts(result.finding.violations if result.finding else ()),
+        "stop_reason": result.stop_reason,
+        "signal": result.signal,
+        "reproduced": None if result.reproduced is None else {
+            "k": result.reproduced, "n": result.confirm_runs,
+            "text": f"reproduced {result.reproduced}/{result.confirm_runs}",
+        },        "counts": _counts(result.finding.violations if result.finding else ()),
         "budget_used": {
             "examples": result.examples,
             "steps": result.steps,

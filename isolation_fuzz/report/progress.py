@@ -3,6 +3,10 @@
 A handler of the campaign's events: it learns the budget from ``CampaignStarted``
 (never from the flags), redraws on ``Progress`` (throttled: a step is far more
 often than a terminal needs), and ends its line on ``CampaignFinished``.
+
+Nothing it shows passes 100%: shrinking runs examples past the example budget and
+seconds past the time budget ("116/100" was seen), so both are capped at the
+budget and the line says "shrinking" instead.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import time
 from typing import Protocol, TextIO
 
 from isolation_fuzz.engine.events import (
+    CampaignAborted,
     CampaignEvent,
     CampaignFinished,
     CampaignStarted,
@@ -69,7 +74,7 @@ class ProgressBar:
             self.max_examples = event.budget.max_examples
         elif isinstance(event, Progress):
             self.update(event.counts, event.elapsed)
-        elif isinstance(event, CampaignFinished):
+        elif isinstance(event, CampaignFinished | CampaignAborted):
             self.close()
 
     def close(self) -> None:
@@ -81,19 +86,25 @@ class ProgressBar:
 
     def _line(self, counts: _Counts, elapsed: float) -> str:
         examples = f"examples {counts.examples}"
-        if self.max_examples is not None and self.budget is None:
-            examples += f"/{self.max_examples}"
-            fraction = min(counts.examples / max(self.max_examples, 1), 1.0)
-        elif self.budget is not None:
-            fraction = min(elapsed / self.budget, 1.0)
-        else:
-            fraction = 0.0
+        over = False
+        fractions = []
+        if self.max_examples is not None:
+            over = counts.examples > self.max_examples
+            examples = f"examples {min(counts.examples, self.max_examples)}/{self.max_examples}"
+            fractions.append(counts.examples / max(self.max_examples, 1))
+        if self.budget is not None:
+            over = over or elapsed > self.budget
+            fractions.append(elapsed / self.budget)
+        fraction = min(max(fractions, default=0.0), 1.0)
         width = 20
         filled = int(fraction * width)
         bar = "[" + "#" * filled + "." * (width - filled) + "]"
-        clock = _clock(elapsed) + (f"/{_clock(self.budget)}" if self.budget else "")
+        shown = elapsed if self.budget is None else min(elapsed, self.budget)
+        clock = _clock(shown) + (f"/{_clock(self.budget)}" if self.budget else "")
+        tail = " | shrinking" if over and counts.violations else ""
         return (
-            f"{bar} {examples} | steps {counts.steps} | violations {counts.violations} | {clock}"
+            f"{bar} {examples} | steps {counts.steps} | violations {counts.violations} | "
+            f"{clock}{tail}"
         )
 
 

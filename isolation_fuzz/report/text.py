@@ -1,4 +1,9 @@
-"""The verdict as text: what a person reads at the end of ``isolation-fuzz run``."""
+"""The verdict as text: what a person reads at the end of ``isolation-fuzz run``.
+
+The verdict is one line that starts ``verdict:``, whatever happened: clean,
+VIOLATION (with how often replays reproduced it), unconfirmed, interrupted, or no
+examples.  Above it, the campaign's numbers and why it stopped.
+"""
 
 from __future__ import annotations
 
@@ -36,13 +41,37 @@ def format_result(result: CampaignResult) -> str:
         f"{result.examples} examples, {result.steps} steps in {result.elapsed:.1f}s "
         f"({result.steps / max(result.elapsed, 1e-9):.0f} steps/s)"
     )
-    if result.stopped_by not in (None, "budget"):
-        head += f"\nstopped early by {result.stopped_by}; everything found so far is reported"
+    head += f"\nstopped: {result.stop_reason}"
+    if result.verdict == "interrupted":
+        saved = "" if result.finding is None else "; the failing example seen is saved, unconfirmed"
+        return (
+            f"{head}\nverdict: interrupted by {result.signal} after {result.examples} "
+            f"example(s); no verdict on isolation{saved}"
+        )
+    if result.verdict == "no examples":
+        if result.stop_reason == "budget":
+            return (
+                f"{head}\nverdict: no examples: not one example completed in the budget of "
+                f"{result.budget_seconds:g}s; give a larger --budget"
+            )
+        return f"{head}\nverdict: no examples: not one example completed; nothing was checked"
     if result.finding is None:
         return f"{head}\nverdict: clean (no violation found)"
     finding = result.finding
+    if result.verdict == "unconfirmed":
+        trouble = (
+            "; runs were blocked, so a service probably stalled" if result.infrastructure_trouble
+            else ""
+        )
+        return (
+            f"{head}\nverdict: unconfirmed: a failing example was seen but reproduced "
+            f"0/{result.confirm_runs} times on replay; saved apart, not a violation{trouble}"
+        )
     shrunk = "" if finding.shrunk else " (not fully shrunk)"
-    lines = [head, f"verdict: VIOLATION{shrunk}", ""]
+    confirmed = "" if result.reproduced is None else (
+        f", reproduced {result.reproduced}/{result.confirm_runs}"
+    )
+    lines = [head, f"verdict: VIOLATION{shrunk}{confirmed}", ""]
     moves = scenario_length(finding.moves)
     lines.append(f"shortest failing scenario found ({moves} move(s) before the final reads):")
     lines.append(format_moves(finding.identities, finding.moves))
