@@ -6,12 +6,21 @@ command modules (``run``, ``replay``, ``check``, ``zoo``: each has
 errors become exit codes.  Flags more than one command takes live in ``_flags``.
 
 The CLI only parses flags, calls the engine and hands the engine's events to the
-reporters; every exit code comes from the result (0 clean, 1 violation) or from the
-error class (2 usage or bad input, 3 infrastructure).  No traceback reaches the user
-for an error of ours, and no secret reaches the terminal: everything printed passes
-through the campaign's redactor, and an error line is scrubbed of the passwords in the
-service URLs it was given.  Bad input is refused by ``_preflight`` before a command
-starts anything.
+reporters; every exit code comes from the result (0 clean, 1 confirmed violation,
+2 too small a budget, 3 trouble), from the error class (2 usage or bad input,
+3 infrastructure) or from a signal (130 SIGINT, 143 SIGTERM).  No traceback reaches
+the user for an error of ours, and no secret reaches the terminal: everything
+printed passes through the campaign's redactor, and an error line is scrubbed of the
+passwords in the service URLs it was given.  Bad input is refused by ``_preflight``
+before a command starts anything.
+
+Signals.  :func:`main` holds the outermost
+:func:`~isolation_fuzz.engine.stopping.handling_signals` for the whole command, so a
+SIGINT or SIGTERM in any phase (engines starting, fuzzing, shrinking, confirming,
+writing) is noted, the command finishes its report and cleans up, and the exit code
+is the signal's, never 0 (issue 10: a SIGTERM during start-up once exited 0,
+"clean").  A command that the signal reached in the middle of a replay raises
+``StopRequested``; it is turned into the verdict line here.
 
 Who may import it: nobody but the console script and tests; it sits on top of every
 other floor.  Command modules import the engine inside ``run``, so building the
@@ -31,6 +40,7 @@ from isolation_fuzz import __version__
 from isolation_fuzz.cli import check, replay, run, zoo
 from isolation_fuzz.cli._flags import parse_duration
 from isolation_fuzz.cli._preflight import preflight
+from isolation_fuzz.engine.stopping import SIGNAL_EXIT_CODES, StopRequested, handling_signals
 from isolation_fuzz.errors import IsolationFuzzError, UsageError
 from isolation_fuzz.redaction import Redactor, url_secrets
 from isolation_fuzz.services import ENV_VARS
@@ -74,6 +84,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``isolation-fuzz`` console script; returns the exit code."""
+    with handling_signals() as signals:
+        code = _main(argv)
+        received = signals.received
+    if received is not None and code not in SIGNAL_EXIT_CODES.values():
+        # The signal came after the command's own verdict (while writing): still never 0.
+        sys.stdout.write(f"verdict: interrupted by {received} (after the verdict above)\n")
+        code = SIGNAL_EXIT_CODES[received]
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     _quiet_libraries()
     secrets = _secrets(sys.argv[1:] if argv is None else argv)
     try:
@@ -86,8 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IsolationFuzzError as exc:
         _error(sys.stderr, secrets.redact(str(exc)))
         return exc.exit_code
+    except StopRequested as stop:
+        sys.stdout.write(f"verdict: interrupted by {stop.reason}\n")
+        return SIGNAL_EXIT_CODES.get(stop.reason, 130)
     except KeyboardInterrupt:
-        _error(sys.stderr, "interrupted")
+        sys.stdout.write("verdict: interrupted by SIGINT\n")
         return 130
     except Exception as exc:  # a bug of ours: one line, unless asked for the traceback
         if os.environ.get("ISOLATION_FUZZ_DEBUG"):
