@@ -9,6 +9,7 @@ to that role through the ``role`` startup parameter, which also survives the
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from isolation_fuzz.errors import MissingDependency
@@ -25,7 +26,15 @@ def _asyncpg() -> Any:
         import asyncpg
     except ImportError as exc:
         raise MissingDependency("asyncpg", extra="") from exc
+    # A pool that loses its server logs a traceback per reconnect attempt; with no
+    # handler configured, logging's last resort printed it on the user's terminal
+    # ahead of our one-line error (issue 10).  A NullHandler stops only that fallback:
+    # an application's own handlers still receive every record.
+    logging.getLogger("asyncpg").addHandler(_QUIET)
     return asyncpg
+
+
+_QUIET = logging.NullHandler()
 
 
 async def connect(url: str, timeout: float) -> Any:
