@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from typing import Protocol, TextIO, cast
 
 from isolation_fuzz import __version__
-from isolation_fuzz.cli import check, replay, run, zoo
+from isolation_fuzz.cli import check, clean, replay, run, zoo
 from isolation_fuzz.cli._flags import parse_duration
 from isolation_fuzz.cli._preflight import preflight
 from isolation_fuzz.engine.stopping import SIGNAL_EXIT_CODES, StopRequested, handling_signals
@@ -58,7 +58,9 @@ class _Command(Protocol):
 
 
 #: Subcommand name -> its module, in the order ``--help`` lists them.
-COMMANDS: dict[str, _Command] = {"run": run, "replay": replay, "check": check, "zoo": zoo}
+COMMANDS: dict[str, _Command] = {
+    "run": run, "replay": replay, "check": check, "zoo": zoo, "clean": clean,
+}
 
 
 class _Parser(argparse.ArgumentParser):
