@@ -263,6 +263,12 @@ class CampaignLoop:
 
     def __exit__(self, *exc_info: Any) -> bool | None:
         try:
+            if isinstance(exc_info[1], KeyboardInterrupt):
+                # Thrown into the loop's context managers, a KeyboardInterrupt (a signal's
+                # StopRequested) stops anyio's loop itself, and nothing entered is exited
+                # ("This portal is not running").  Exit them as on success; it re-raises.
+                self._stack.__exit__(None, None, None)
+                return None
             return self._stack.__exit__(*exc_info)
         finally:
             self._portal = None
