@@ -72,6 +72,11 @@ class ProgressBar:
         if isinstance(event, CampaignStarted):
             self.budget = event.budget.seconds
             self.max_examples = event.budget.max_examples
+            # Start-up takes seconds (embedded engines): say what is happening meanwhile.
+            line = f"starting services and target {event.target.name}..."
+            self.stream.write("\r\x1b[2K" + line if self.tty else line + "\n")
+            self.stream.flush()
+            self._drawn = self.tty
         elif isinstance(event, Progress):
             self.update(event.counts, event.elapsed)
         elif isinstance(event, CampaignFinished | CampaignAborted):

@@ -54,7 +54,10 @@ def test_a_finding_is_saved_before_shrinking_and_the_report_finished_after(
     assert len(list((tmp_path / "corpus").iterdir())) == 1
     assert f"saved to {report.scenario_path} (shrinking it now)" in notices.getvalue()
     assert notices.getvalue().endswith(f"report: {report.dir}\n")
-    assert "verdict: VIOLATION" in out.getvalue()
+    assert "verdict: VIOLATION, reproduced 5/5" in out.getvalue()
+    assert final["reproduced"] == {"k": 5, "n": 5, "text": "reproduced 5/5"}
+    assert final["stop_reason"] == "violation"
+    assert "reproduced 5/5" in (report.dir / "report.html").read_text()
 
 
 def test_the_progress_bar_takes_its_budget_from_the_first_event() -> None:
@@ -66,7 +69,27 @@ def test_the_progress_bar_takes_its_budget_from_the_first_event() -> None:
     bar.handle_event(Progress(Counts(examples=3, steps=9, violations=0, tool_calls=4), 2.0))
     assert "examples 3/7 | steps 9 | violations 0 | 00:02" in stream.getvalue()
     bar.handle_event(Progress(Counts(4, 10, 0, 4), 2.5))  # throttled: no second line yet
-    assert stream.getvalue().count("\n") == 1
+    assert stream.getvalue().count("examples") == 1
+    assert stream.getvalue().startswith("starting services and target reference...\n")
+
+
+def test_the_progress_bar_never_shows_more_than_its_budget() -> None:
+    stream = io.StringIO()
+    bar = ProgressBar(stream)
+    bar.handle_event(
+        CampaignStarted(TargetSpec("reference"), resolve_budget("quick", max_examples=100), 1)
+    )
+    bar.update(Counts(examples=116, steps=900, violations=1, tool_calls=0), 40.0, force=True)
+    assert "examples 100/100" in stream.getvalue()
+    assert "116/100" not in stream.getvalue()
+    assert "[####################]" in stream.getvalue()
+    assert "shrinking" in stream.getvalue()
+    timed = io.StringIO()
+    bar = ProgressBar(timed)
+    bar.handle_event(CampaignStarted(TargetSpec("reference"), resolve_budget("quick", None, 30), 1))
+    bar.update(Counts(examples=50, steps=400, violations=0, tool_calls=0), 45.0, force=True)
+    assert "00:30/00:30" in timed.getvalue()
+    assert "examples 50 |" in timed.getvalue()  # a time budget has no example cap to show
 
 
 def test_the_text_verdict_waits_for_the_finish() -> None:
