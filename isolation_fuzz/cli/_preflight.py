@@ -20,7 +20,9 @@ of the same name gets the same check:
   in a directory where a file was just created and removed (the only test that
   tells ``/proc`` or a read-only mount from a writable place, even as root);
 * ``check --corpus`` exists, unless it is the default (a project with no finding yet
-  has none), and ``--export-test`` does not overwrite a file without ``--force``.
+  has none), and every scenario file in it loads (all the bad ones are named: a
+  corrupt corpus fails the gate, it is never skipped); ``--export-test`` does not
+  overwrite a file without ``--force``.
 
 Every refusal is a :class:`UsageError` (exit 2) whose message names the flag and
 the value and says what to do instead.
@@ -131,6 +133,7 @@ def _check_corpus_to_read(corpus: str) -> None:
     if path.is_dir():
         if not os.access(path, os.R_OK | os.X_OK):
             raise UsageError(f"--corpus {corpus!r} cannot be read (permission denied)")
+        _check_corpus_files(path)
         return
     if path.exists():
         raise UsageError(f"--corpus {corpus!r} is not a directory; pass --corpus DIR")
@@ -138,6 +141,23 @@ def _check_corpus_to_read(corpus: str) -> None:
         raise UsageError(
             f"--corpus {corpus!r} does not exist; pass the directory run saves findings in "
             f"(default {DEFAULT_CORPUS}), or create it empty for a first release"
+        )
+
+
+def _check_corpus_files(corpus: Path) -> None:
+    """Load every scenario of the corpus; name every one that cannot be replayed."""
+    from isolation_fuzz.engine.scenario import load_scenario
+
+    bad = []
+    for path in sorted(p for p in corpus.glob("*.json") if not p.name.startswith(".")):
+        try:
+            load_scenario(path)
+        except UsageError as exc:
+            bad.append(str(exc))
+    if bad:
+        raise UsageError(
+            f"the gate fails: {len(bad)} corpus file(s) are not scenarios it can replay: "
+            + "; ".join(bad) + ". Fix or remove them"
         )
 
 

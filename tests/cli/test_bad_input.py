@@ -244,6 +244,10 @@ ROWS: dict[str, Row] = {
         "check", "--corpus", "c", shown="odd.json",
         files={"c": DIR, "c/odd.json": changed(lambda d: d.update(seed="3"))},
     ),
+    "corpus with two bad files": row(
+        "check", "--corpus", "c", shown="2 corpus file(s)",
+        files={"c": DIR, "c/a.json": "[]", "c/b.json": b"\xff", "c/ok.json": good()},
+    ),
     "corpus with a deep file": row("check", "--corpus", "c", shown="deep.json",
                                    files={"c": DIR, "c/deep.json": nested(5000)}),
     **dict([
