@@ -1,6 +1,7 @@
 """The flags several commands share, and what they turn into, in one place.
 
-Service flags (``--redis-url`` and friends, else the environment), report flags
+Service flags (``--redis-url`` and friends, else the environment, and
+``--service-timeout``), the run controller's ``--block-timeout``, report flags
 (``--report-dir``, ``--corpus``) and durations (``90s``, ``10m``, ``1.5h``).  A
 command module adds the groups it needs in its ``add_parser`` and reads them back
 with :func:`services_from` and :func:`report_from`, so two commands cannot spell or
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from isolation_fuzz.report.files import RunReport
 
 __all__ = [
+    "add_block_timeout_flag",
     "add_report_flags",
     "add_service_flags",
     "duration_arg",
@@ -56,14 +58,45 @@ def duration_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def timeout_arg(text: str) -> float:
+    """A positive duration (``10s``, ``0.5``) as an argparse ``type``, for timeouts."""
+    try:
+        return parse_duration(text)
+    except UsageError:
+        raise argparse.ArgumentTypeError(
+            f"timeout {text!r} is not a positive duration; write e.g. 10s or 0.5s"
+        ) from None
+
+
 def add_service_flags(parser: argparse.ArgumentParser) -> None:
-    """``--redis-url``, ``--postgres-url``, ``--clickhouse-url``."""
+    """``--redis-url``, ``--postgres-url``, ``--clickhouse-url`` and ``--service-timeout``."""
     for service in SERVICES:
         parser.add_argument(
             f"--{service}-url",
             help=f"external {service} server (default: $ISOLATION_FUZZ_{service.upper()}_URL, "
             "else the embedded engine)",
         )
+    parser.add_argument(
+        "--service-timeout",
+        type=timeout_arg,
+        default=ServiceConfig.service_timeout,
+        metavar="DURATION",
+        help="how long a service may take to answer mid-campaign before the command ends "
+        "with exit 3 naming it; a slow service is never a violation (default 10s)",
+    )
+
+
+def add_block_timeout_flag(parser: argparse.ArgumentParser) -> None:
+    """``--block-timeout``: how long a run may go without reaching a checkpoint."""
+    parser.add_argument(
+        "--block-timeout",
+        type=timeout_arg,
+        default=5.0,
+        metavar="DURATION",
+        help="how long a run may go without reaching a checkpoint before the services are "
+        "probed and, if all answer while another run is paused, it counts as blocked "
+        "(default 5s)",
+    )
 
 
 def services_from(args: argparse.Namespace) -> ServiceConfig:
@@ -77,6 +110,7 @@ def services_from(args: argparse.Namespace) -> ServiceConfig:
         redis_url=env.redis_url if args.redis_url is None else args.redis_url,
         postgres_url=env.postgres_url if args.postgres_url is None else args.postgres_url,
         clickhouse_url=env.clickhouse_url if args.clickhouse_url is None else args.clickhouse_url,
+        service_timeout=getattr(args, "service_timeout", ServiceConfig.service_timeout),
     )
 
 

@@ -239,13 +239,13 @@ class Execution:
             return
         try:
             for _, stream in self.streams.values():
-                self.loop.call(stream.aclose)
+                self._bounded("closing of an event stream", stream.aclose)
             self.streams.clear()
         finally:
             try:
                 self.loop.call(self.controller.cancel_all)
             finally:
-                self.loop.call(self.harness.target.reset)
+                self._bounded("reset", self.harness.target.reset)
 
     # -- checking --------------------------------------------------------------------
 

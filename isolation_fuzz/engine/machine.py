@@ -173,6 +173,11 @@ def machine_for(harness: Harness) -> type[RuleBasedStateMachine]:
             try:
                 if self.settled:
                     self.ex.final_reads()
+            except InfrastructureError as exc:
+                # Known before closing: close must not wait on the service that failed
+                # (its own timeout error would replace this one, naming no service).
+                self.ex.broken = exc
+                raise
             finally:
                 self.ex.close()
 

@@ -88,7 +88,11 @@ class OutcomeRecorder:
     def _probe_residue(self, step: int, run_id: str, owner: str) -> None:
         # Asked right after the run ends, before any other run moves: what is left
         # then is this run's, not a later run's work in progress.
-        residue = self.harness.loop.call(self.harness.target.residue, run_id)
+        # Bounded by the service timeout: a stalled store must end the campaign, not hang it.
+        stalls = self.harness.controller.stalls
+        residue = self.harness.loop.call(
+            stalls.bounded, "residue probe", self.harness.target.residue, run_id
+        )
         for store, leftovers in sorted(residue.items()):
             if leftovers:
                 self.history.append(ResidueProbed(step, run_id, owner, store, tuple(leftovers)))

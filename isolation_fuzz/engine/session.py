@@ -23,6 +23,7 @@ from isolation_fuzz.engine.execution import Harness, IsolationViolated, Limits, 
 from isolation_fuzz.engine.identity import AuthConfig, Redactor
 from isolation_fuzz.engine.schedule import CampaignLoop, RunController
 from isolation_fuzz.engine.stall import InfrastructureStop
+from isolation_fuzz.errors import IsolationFuzzError
 from isolation_fuzz.services import ServiceConfig, ServiceFaults, open_services, probe_services
 from isolation_fuzz.target import TargetSpec, open_target, resolve_target
 
@@ -52,7 +53,7 @@ def open_session(
     for secret in auth.secrets():
         redactor.add(secret)
     # A service lost mid-session (or in teardown) leaves as one error naming it.
-    with ServiceFaults() as faults, CampaignLoop() as loop:
+    with _unwrapped_tool_errors(), ServiceFaults() as faults, CampaignLoop() as loop:
         opened = loop.enter_async(open_services(services))
         faults.urls = opened.endpoints.urls
         system = loop.enter_async(open_target(target, opened, auth))
@@ -71,3 +72,33 @@ def open_session(
             yield Session(harness, opened.describe())
         except InfrastructureStop as stop:
             raise stop.error from stop.error.__cause__  # its own cause, not the carrier
+
+
+@contextmanager
+def _unwrapped_tool_errors() -> Iterator[None]:
+    """Let a tool error (exit 2 or 3) leave as itself, not inside anyio's task groups.
+
+    Unwinding the loop's task groups (the controller's, the services') wraps an error
+    raised in the body in ``ExceptionGroup`` layers; the command line would then call
+    a stalled target "internal error" instead of printing its one line.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        ours = _first_tool_error(group)
+        if ours is None:
+            raise
+        raise ours from ours.__cause__
+
+
+def _first_tool_error(group: BaseExceptionGroup[BaseException]) -> IsolationFuzzError | None:
+    for exc in group.exceptions:
+        if isinstance(exc, InfrastructureStop):
+            return exc.error
+        if isinstance(exc, IsolationFuzzError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup):
+            found = _first_tool_error(exc)
+            if found is not None:
+                return found
+    return None

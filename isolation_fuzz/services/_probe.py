@@ -53,6 +53,10 @@ _PROBES: Mapping[str, Callable[[str, float], Awaitable[None]]] = {
 }
 
 
+def _silent(timeout: float) -> str:
+    return f"did not answer within {timeout:g}s (--service-timeout)"
+
+
 async def probe_services(urls: Mapping[str, str], timeout: float) -> None:
     """Raise :class:`ServiceUnavailable` unless every service in ``urls`` answers in time.
 
@@ -71,9 +75,7 @@ async def probe_services(urls: Mapping[str, str], timeout: float) -> None:
             with anyio.fail_after(timeout):
                 await _PROBES[name](url, timeout)
         except TimeoutError:
-            failures[name] = ServiceUnavailable(
-                name, redact_url(url), f"did not answer within {timeout:g}s"
-            )
+            failures[name] = ServiceUnavailable(name, redact_url(url), _silent(timeout))
         except ServiceUnavailable as exc:
             reason = (
                 exc.reason if exc.reason != "timed out" else (f"did not answer within {timeout:g}s")
