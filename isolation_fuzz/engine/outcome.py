@@ -73,7 +73,10 @@ class OutcomeRecorder:
         if outcome.status == "failed":
             error = outcome.error
             if isinstance(error, InfrastructureError | OSError):
-                raise InfrastructureError(f"the target failed in run {run_id}: {error}")
+                # Chained, so that the session can tell whose socket it was and name it.
+                raise InfrastructureError(
+                    f"the target failed in run {run_id}: {error}"
+                ) from error
             text = self.harness.redactor.redact(f"{type(error).__name__}: {error}")
             self.history.append(RunFinished(step, run_id, owner, False, text))
             return f"failed: {text}"

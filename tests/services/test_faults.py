@@ -134,12 +134,6 @@ def test_a_killed_embedded_postgres_ends_in_one_line_without_a_traceback(tmp_pat
             proc.wait()
         shutil.rmtree(root, ignore_errors=True)
     assert proc.returncode == 3, stderr
-    if "postgres at " not in stderr and "the target failed in run" in stderr:
-        # engine/outcome.py raises InfrastructureError for a run's OSError without
-        # "from error", so ServiceFaults cannot see whose socket it was; chaining it
-        # there makes this line name postgres (and this branch go away).
-        _assert_one_line_naming(stderr, "")
-        pytest.xfail("a run's lost connection is not chained to its cause (engine/outcome.py)")
     _assert_one_line_naming(stderr, "postgres")
 
 
