@@ -7,7 +7,7 @@ that no user's data or events ever reach another.
 
 This module is the face a *target author* sees: what a system under test needs to
 be fuzzed (``checkpoint``, the ``Target`` and ``EventStream`` protocols,
-``register_target``, the records it consumes and emits, and the errors), and what
+``register_target``, the ``Capabilities`` it may declare, the records it consumes and emits, and the errors), and what
 an invariant of one's own needs (``invariant``, ``History``, ``Violation``).  It is
 cheap on purpose: importing it loads none of anyio, hypothesis, jwt or the drivers,
 so a production module may import ``checkpoint`` at no cost (``tests/test_public_api.py``
@@ -30,6 +30,7 @@ from importlib import import_module
 from types import ModuleType
 from typing import Any
 
+from isolation_fuzz.capabilities import Capabilities
 from isolation_fuzz.checkpoint import checkpoint
 from isolation_fuzz.engine.history import History
 from isolation_fuzz.engine.invariants import invariant, register_invariant
@@ -48,6 +49,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AuthError",
+    "Capabilities",
     "Event",
     "EventStream",
     "History",

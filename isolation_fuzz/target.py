@@ -19,6 +19,10 @@ Contract, in the engine's words:
   stored (empty when cleanup worked); a target that cannot tell returns ``{}``.
 * ``reset()`` removes all data the example created, so examples stay independent.
 
+What a target has (its stores, event kinds, valid user ids) it declares in an
+optional ``capabilities`` attribute of its factory: see
+:mod:`isolation_fuzz.capabilities` and :func:`declared_capabilities`.
+
 Targets are found by name (``--target NAME``): first among those registered with
 :func:`register_target`, then among the ``isolation_fuzz.targets`` entry points of
 installed packages.  The bundled platform declares itself there (``reference``, and
@@ -36,6 +40,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from isolation_fuzz.capabilities import Capabilities, capabilities_of
 from isolation_fuzz.errors import UsageError
 from isolation_fuzz.model import Event, Plan
 
@@ -44,11 +49,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "Capabilities",
     "EventStream",
     "Target",
     "TargetFactory",
     "TargetSpec",
     "available_targets",
+    "declared_capabilities",
     "open_target",
     "register_target",
     "resolve_target",
@@ -265,6 +272,15 @@ def resolve_target(spec: TargetSpec) -> TargetFactory:
     if spec.transport not in ("local", "websocket"):
         raise UsageError(f"unknown transport {spec.transport!r}; use 'local' or 'websocket'")
     return _resolve(spec)
+
+
+def declared_capabilities(spec: TargetSpec) -> Capabilities:
+    """What the target named by ``spec`` declares (see :mod:`isolation_fuzz.capabilities`).
+
+    Read from the factory, so it is known before any engine starts; the defaults (all
+    three stores, the five event kinds, any user id) when it declares nothing.
+    """
+    return capabilities_of(resolve_target(spec))
 
 
 def open_target(spec: TargetSpec, services: Any, auth: Any) -> AbstractAsyncContextManager[Target]:
