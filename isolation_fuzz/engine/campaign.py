@@ -55,6 +55,7 @@ from isolation_fuzz.engine.events import (
     ViolationFound,
     emit,
 )
+from isolation_fuzz.engine.harness import RunCounts
 from isolation_fuzz.engine.machine import Harness, IsolationViolated, Limits, Stats, machine_for
 from isolation_fuzz.engine.replay import Replayed, minimize
 from isolation_fuzz.engine.reproduce import confirm
@@ -174,6 +175,8 @@ class CampaignResult:
     infrastructure_trouble: bool = False
     #: The time budget, to say so when it was too small for one example.
     budget_seconds: float | None = None
+    #: How the runs ended: finished, failed by error type, rejected, blocked.
+    runs: RunCounts = field(default_factory=RunCounts)
 
     @property
     def exit_code(self) -> int:
@@ -182,6 +185,8 @@ class CampaignResult:
             return SIGNAL_EXIT_CODES.get(self.signal or "", 130)
         if self.verdict == "violation":
             return 1
+        if self.verdict == "not working":
+            return 3  # the target failed most runs: nothing it did was checked
         if self.verdict == "no examples":
             return 2 if self.stop_reason == "budget" else 3
         if self.verdict == "unconfirmed" and self.infrastructure_trouble:
@@ -287,7 +292,10 @@ def run_campaign(
         stopped_by if stopped_by in ("SIGINT", "SIGTERM") else None
     )
     stop_reason = stop_reason_of(stopped_by, finding, budget, started, signal_name)
-    verdict = verdict_of(finding, stats.examples, signal_name, reproduced)
+    runs = stats.run_counts()
+    verdict = verdict_of(
+        finding, stats.examples, signal_name, reproduced, runs.target_not_working()
+    )
     result = CampaignResult(
         verdict=verdict,
         finding=finding,
@@ -309,6 +317,7 @@ def run_campaign(
         confirm_runs=confirm_runs,
         infrastructure_trouble=trouble_seen(finding),
         budget_seconds=budget.seconds,
+        runs=runs,
     )
     emit(listeners, CampaignFinished(result))
     return result

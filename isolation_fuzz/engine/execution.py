@@ -218,6 +218,8 @@ class Execution:
         self.harness.redactor.add(token)
         accepted, observed = forging.attempt(self.harness, action, token, step)
         self.history.append(ForgedAttempt(step, name, kind, action, accepted, observed))
+        if action == "run" and not accepted:
+            self.harness.stats.runs_rejected += 1
         self.moves.append(
             Move(step, "forge", name, forgery=kind, action=action,
                  outcome="accepted" if accepted else "rejected", extra={"victim": victim})

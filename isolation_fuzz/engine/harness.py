@@ -8,6 +8,14 @@ example's :class:`~isolation_fuzz.engine.execution.Execution` borrows.  The harn
 also carries how big an example may grow (:class:`Limits`), the campaign's running
 counters (:class:`Stats`) and the two callbacks the campaign listens on.
 
+Runs are counted by outcome (:class:`RunCounts`), because a run that fails is
+checked by nothing: before issue 10, a system that raised on every request was
+reported "clean".  Finished, failed (by the error's type), rejected (a forged
+token's run, refused as it should be) and blocked.  When most runs of valid
+identities fail (over half of at least :data:`MIN_RUNS_TO_JUDGE`), the target is
+not working and no verdict of "clean" can be trusted
+(:meth:`RunCounts.target_not_working`).
+
 :class:`IsolationViolated` is what an example raises when the oracle finds
 something: an ``AssertionError``, so Hypothesis treats it as a failure to shrink,
 carrying the violations, the identities, the moves and the history as evidence.
@@ -18,7 +26,7 @@ Nothing here performs a move or reads the target; this module only holds the wor
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +37,15 @@ from isolation_fuzz.engine.trace import Move
 from isolation_fuzz.model import EventDelivered, Violation
 from isolation_fuzz.target import Target
 
-__all__ = ["NAMES", "Harness", "IsolationViolated", "Limits", "Stats"]
+__all__ = [
+    "MIN_RUNS_TO_JUDGE",
+    "NAMES",
+    "Harness",
+    "IsolationViolated",
+    "Limits",
+    "RunCounts",
+    "Stats",
+]
 
 #: The names identities go by in an example, in the order they log in.
 NAMES = "ABCDEFGH"
@@ -53,6 +69,60 @@ class Limits:
     atomic_runs: bool = False
 
 
+#: Fewer runs of valid identities than this say nothing about whether the target works.
+MIN_RUNS_TO_JUDGE = 10
+
+
+@dataclass(frozen=True)
+class RunCounts:
+    """How the runs of a campaign ended.
+
+    Attributes:
+        finished: Runs of valid identities that returned.
+        failed: Runs of valid identities that raised, by the error's type name.
+        rejected: Runs with a forged token that the target refused.
+        blocked: Runs that waited on a paused run (every service answering).
+    """
+
+    finished: int = 0
+    failed: Mapping[str, int] = field(default_factory=dict)
+    rejected: int = 0
+    blocked: int = 0
+
+    @property
+    def failed_total(self) -> int:
+        """Runs of valid identities that raised, whatever the error."""
+        return sum(self.failed.values())
+
+    @property
+    def valid(self) -> int:
+        """Runs of valid identities: finished, failed or blocked."""
+        return self.finished + self.failed_total + self.blocked
+
+    def target_not_working(self) -> bool:
+        """Whether over half of at least :data:`MIN_RUNS_TO_JUDGE` valid runs failed."""
+        return self.valid >= MIN_RUNS_TO_JUDGE and 2 * self.failed_total > self.valid
+
+    def describe(self) -> str:
+        """``12 finished, 3 failed (KeyError 2, ValueError 1), 1 rejected, 0 blocked``."""
+        kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(self.failed.items()))
+        failed = f"{self.failed_total} failed" + (f" ({kinds})" if kinds else "")
+        return (
+            f"{self.finished} finished, {failed}, {self.rejected} rejected, "
+            f"{self.blocked} blocked"
+        )
+
+    def to_json(self) -> dict[str, object]:
+        """The counts as summary.json shows them."""
+        return {
+            "finished": self.finished,
+            "failed": self.failed_total,
+            "failed_by_error": dict(sorted(self.failed.items())),
+            "rejected": self.rejected,
+            "blocked": self.blocked,
+        }
+
+
 @dataclass
 class Stats:
     """Counters of a campaign, updated as it runs."""
@@ -66,6 +136,22 @@ class Stats:
     #: Seconds from the start, and examples run, when the first violation was seen.
     first_failure_seconds: float | None = None
     first_failure_examples: int | None = None
+    #: How runs ended: ``finished``, ``rejected``, ``blocked`` and per error type failed.
+    runs_finished: int = 0
+    runs_failed: dict[str, int] = field(default_factory=dict)
+    runs_rejected: int = 0
+    runs_blocked: int = 0
+
+    def run_failed(self, error: BaseException | None) -> None:
+        """Count a run of a valid identity that raised ``error``."""
+        kind = type(error).__name__
+        self.runs_failed[kind] = self.runs_failed.get(kind, 0) + 1
+
+    def run_counts(self) -> RunCounts:
+        """A snapshot of the run counters."""
+        return RunCounts(
+            self.runs_finished, dict(self.runs_failed), self.runs_rejected, self.runs_blocked
+        )
 
     def saw_violation(self) -> None:
         """Count a failing example; the first one also fixes the time-to-first-failure."""

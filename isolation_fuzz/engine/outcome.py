@@ -68,6 +68,7 @@ class OutcomeRecorder:
             for index, (call, result) in enumerate(zip(plan, outcome.result, strict=False)):
                 self.history.append(ToolResult(step, run_id, owner, index, call, result))
             self.history.append(RunFinished(step, run_id, owner, True, None))
+            self.harness.stats.runs_finished += 1
             self._probe_residue(step, run_id, owner)
             return "finished"
         if outcome.status == "failed":
@@ -79,10 +80,14 @@ class OutcomeRecorder:
                 ) from error
             text = self.harness.redactor.redact(f"{type(error).__name__}: {error}")
             self.history.append(RunFinished(step, run_id, owner, False, text))
+            # Counted: a run that fails is checked by nothing, so a target failing most
+            # of them must not pass for clean (issue 10).
+            self.harness.stats.run_failed(error)
             return f"failed: {text}"
         # Recorded, then judged at once by the oracle (its runs_make_progress reports
         # it): the example fails here, before the move is listed, as it always has.
         self.history.append(RunBlocked(step, run_id, owner, self.harness.limits.block_timeout))
+        self.harness.stats.runs_blocked += 1
         violations = oracle.check(self.history)
         if violations:
             self._fail(violations)

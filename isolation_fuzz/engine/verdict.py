@@ -10,6 +10,10 @@ Design note (issue 10).  "clean" must mean clean and "violation" a violation:
   correct platform that replayed 0 of 5 times.
 * A campaign that completed no example is never "clean": "no examples", because the
   budget was too small (exit 2) or something else stopped it (exit 3).
+* A target that fails most runs is "not working" (exit 3), never "clean": a run that
+  raises is checked by nothing, so a system that raised on every request once passed
+  (see :meth:`~isolation_fuzz.engine.harness.RunCounts.target_not_working`).  A
+  confirmed violation still stands.
 
 The stop reason says why the search ended, one of :data:`STOP_REASONS`.  Pure
 functions over the campaign's counters; :mod:`~isolation_fuzz.engine.campaign`
@@ -38,17 +42,28 @@ __all__ = [
 #: spent, a signal, or (in an aborted campaign's report) a tool error.
 STOP_REASONS = ("violation", "budget", "examples", "interrupted", "infrastructure")
 
-Verdict = Literal["clean", "violation", "unconfirmed", "interrupted", "no examples"]
+Verdict = Literal[
+    "clean", "violation", "unconfirmed", "interrupted", "no examples", "not working"
+]
 
 
 def verdict_of(
-    finding: Finding | None, examples: int, signal_name: str | None, reproduced: int | None
+    finding: Finding | None,
+    examples: int,
+    signal_name: str | None,
+    reproduced: int | None,
+    not_working: bool = False,
 ) -> Verdict:
-    """A signal wins; then a finding, confirmed or not; then whether anything ran."""
+    """A signal wins; then a confirmed finding; then a target failing most runs
+    (``not_working``); then an unconfirmed finding; then whether anything ran."""
     if signal_name is not None:
         return "interrupted"
+    if finding is not None and reproduced:
+        return "violation"
+    if not_working:
+        return "not working"
     if finding is not None:
-        return "violation" if reproduced else "unconfirmed"
+        return "unconfirmed"
     return "clean" if examples > 0 else "no examples"
 
 

@@ -168,7 +168,7 @@ class RunReport:
             summary["scenario"] = str(where.relative_to(self.dir))
         write_atomic(self.dir / "summary.json", json.dumps(summary, indent=2) + "\n")
         suite = f"isolation-fuzz {result.target.name}"
-        if result.verdict in ("interrupted", "no examples"):
+        if result.verdict in ("interrupted", "no examples", "not working"):
             junit = junit_xml(suite, cases=[_not_run(suite, summary["verdict"])])
         else:
             junit = junit_xml(suite, scenario if result.verdict == "violation" else None)
@@ -214,6 +214,9 @@ def verdict_of(result: CampaignResult) -> str:
         return f"no examples{small}"
     if result.verdict == "unconfirmed":
         return f"unconfirmed (reproduced 0/{result.confirm_runs})"
+    if result.verdict == "not working":
+        runs = result.runs
+        return f"target not working ({runs.failed_total} of {runs.valid} runs failed)"
     if result.finding is None:
         return "clean"
     return "violation" if result.finding.shrunk else "violation (not fully shrunk)"
@@ -244,7 +247,9 @@ def summary_of(
         "reproduced": None if result.reproduced is None else {
             "k": result.reproduced, "n": result.confirm_runs,
             "text": f"reproduced {result.reproduced}/{result.confirm_runs}",
-        },        "counts": _counts(result.finding.violations if result.finding else ()),
+        },
+        "counts": _counts(result.finding.violations if result.finding else ()),
+        "runs": result.runs.to_json(),
         "budget_used": {
             "examples": result.examples,
             "steps": result.steps,

@@ -41,7 +41,7 @@ def format_result(result: CampaignResult) -> str:
         f"{result.examples} examples, {result.steps} steps in {result.elapsed:.1f}s "
         f"({result.steps / max(result.elapsed, 1e-9):.0f} steps/s)"
     )
-    head += f"\nstopped: {result.stop_reason}"
+    head += f"\nstopped: {result.stop_reason}\nruns: {result.runs.describe()}"
     if result.verdict == "interrupted":
         saved = "" if result.finding is None else "; the failing example seen is saved, unconfirmed"
         return (
@@ -55,6 +55,15 @@ def format_result(result: CampaignResult) -> str:
                 f"{result.budget_seconds:g}s; give a larger --budget"
             )
         return f"{head}\nverdict: no examples: not one example completed; nothing was checked"
+    if result.verdict == "not working":
+        runs = result.runs
+        kind, count = max(runs.failed.items(), key=lambda item: item[1])
+        return (
+            f"{head}\nverdict: target not working: {runs.failed_total} of {runs.valid} runs "
+            f"of valid identities failed (most with {kind}, {count}); a failed run is checked "
+            "by nothing, so this is no verdict on isolation. Fix the target or its adapter, "
+            "then run again"
+        )
     if result.finding is None:
         return f"{head}\nverdict: clean (no violation found)"
     finding = result.finding

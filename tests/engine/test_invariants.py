@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from isolation_fuzz.engine import invariants, oracle
+from isolation_fuzz.engine.harness import Stats
 from isolation_fuzz.engine.history import History
 from isolation_fuzz.engine.invariants import (
     Unknown,
@@ -171,7 +172,7 @@ def test_a_crashing_invariant_is_unknown_never_a_violation(registered: list[str]
 
 def test_a_blocked_run_is_recorded_and_reported_by_runs_make_progress() -> None:
     h = _history()
-    harness: Any = SimpleNamespace(limits=SimpleNamespace(block_timeout=5.0))
+    harness: Any = SimpleNamespace(limits=SimpleNamespace(block_timeout=5.0), stats=Stats())
     failed: list[list[Violation]] = []
 
     def fail(violations: list[Violation]) -> Any:
