@@ -7,11 +7,11 @@ that no user's data or events ever reach another.
 
 This module is the face a *target author* sees: what a system under test needs to
 be fuzzed (``checkpoint``, the ``Target`` and ``EventStream`` protocols,
-``register_target``, the ``Capabilities`` it may declare, the records it consumes and emits, and the errors), and what
-an invariant of one's own needs (``invariant``, ``History``, ``Violation``).  It is
-cheap on purpose: importing it loads none of anyio, hypothesis, jwt or the drivers,
-so a production module may import ``checkpoint`` at no cost (``tests/test_public_api.py``
-holds it to that).
+``register_target``, the ``Capabilities`` it may declare, the records it consumes
+and emits, and the errors), and what an invariant of one's own needs
+(``invariant``, ``History``, ``Violation``).  It is cheap on purpose: importing it
+loads none of anyio, hypothesis, jwt or the drivers, so a production module may
+import ``checkpoint`` at no cost (``tests/test_public_api.py`` holds it to that).
 
 Everything else has a floor of its own, imported when needed:
 
