@@ -208,6 +208,7 @@ def _from_import_path(name: str) -> tuple[TargetFactory | None, str]:
     if not _IMPORT_PATH.match(name):
         return None, ""
     module_name, _, attr = name.partition(":")
+    _cwd_importable()
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
@@ -228,6 +229,21 @@ def _from_import_path(name: str) -> tuple[TargetFactory | None, str]:
         )
     register_target(name, factory)
     return factory, ""
+
+
+def _cwd_importable() -> None:
+    """Let an import path name a module of the current directory, as ``python -m`` does.
+
+    A console script's ``sys.path`` starts at its own directory, not the working one,
+    so ``--target examples.chatdesk.adapter:open_target`` in a repository's root could
+    not import the repository's own modules (uvicorn and gunicorn add it the same way).
+    """
+    import os
+    import sys
+
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
 
 
 def _claimed_by_family(name: str) -> bool:
