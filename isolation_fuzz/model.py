@@ -114,10 +114,13 @@ class Event:
     """An agent progress event, as emitted by a run and delivered to a connection.
 
     ``seq`` numbers the events of one run from 0; ``payload`` holds the
-    kind-specific data (for ``tool_completed``, the tool's result).
+    kind-specific data (for ``tool_completed``, the tool's result).  ``kind`` is
+    one of `EVENT_KINDS` for the reference platform, but any non-empty text is
+    carried: a target may declare kinds of its own (issue 11), and an event of a
+    kind nobody declared is still routed and checked for routing, never rejected.
     """
 
-    kind: EventKind
+    kind: EventKind | str
     user_id: str
     thread_id: str
     run_id: str
@@ -137,10 +140,10 @@ class Event:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Event:
-        """Rebuild an event from `to_json`'s output; rejects unknown kinds."""
+        """Rebuild an event from `to_json`'s output; any non-empty text is a kind."""
         kind = data["kind"]
-        if kind not in EVENT_KINDS:
-            raise ValueError(f"unknown event kind {kind!r}")
+        if not isinstance(kind, str) or not kind:
+            raise ValueError(f"an event kind must be non-empty text, got {kind!r}")
         return cls(
             kind=kind,
             user_id=str(data["user_id"]),

@@ -52,7 +52,6 @@ from isolation_fuzz.engine.schedule import RunFn
 from isolation_fuzz.engine.trace import Move
 from isolation_fuzz.errors import InfrastructureError
 from isolation_fuzz.model import (
-    STORES,
     ConnectionOpened,
     EventDelivered,
     ForgedAttempt,
@@ -106,7 +105,7 @@ class Execution:
         # through the portal would cost more than a typical example's steps.
         self.controller = harness.controller
         self.identities: dict[str, _Identity] = {}
-        self.history = History()
+        self.history = History(harness.capabilities)
         self.moves: list[Move] = []
         self.streams: dict[str, tuple[str, EventStream]] = {}
         self.run_owner: dict[str, str] = {}
@@ -190,7 +189,7 @@ class Execution:
         self, name: str, thread_id: str, *, run_id: str | None = None, final: bool = False
     ) -> None:
         """``name`` aggregates every store, start to end in one move."""
-        plan = tuple(ToolCall("aggregate", store) for store in STORES)
+        plan = tuple(ToolCall("aggregate", store) for store in self.harness.capabilities.stores)
         step = self._next_step()
         if final:
             run_id = f"final-{name}"

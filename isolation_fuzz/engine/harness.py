@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from isolation_fuzz.capabilities import Capabilities
 from isolation_fuzz.engine.history import History
 from isolation_fuzz.engine.identity import AuthConfig, Redactor
 from isolation_fuzz.engine.schedule import CampaignLoop, RunController
@@ -141,6 +142,10 @@ class Stats:
     runs_failed: dict[str, int] = field(default_factory=dict)
     runs_rejected: int = 0
     runs_blocked: int = 0
+    #: Generated user ids that failed the target's declared ``user_ids`` predicate,
+    #: and how many of those were replaced by a valid id of the same family.
+    ids_dropped: int = 0
+    ids_replaced: int = 0
 
     def run_failed(self, error: BaseException | None) -> None:
         """Count a run of a valid identity that raised ``error``."""
@@ -175,6 +180,9 @@ class Harness:
     on_step: Callable[[Stats], None] | None = None
     #: Told of every failing example as it fails, before any shrinking: nothing is lost.
     on_failure: Callable[[IsolationViolated], None] | None = None
+    #: What the target declares it has (issue 11): which stores are drawn, which event
+    #: kinds have a lifecycle, which user ids it accepts.
+    capabilities: Capabilities = field(default_factory=Capabilities)
 
 
 class IsolationViolated(AssertionError):

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from isolation_fuzz.capabilities import Capabilities
 from isolation_fuzz.engine.canary import CanaryRegistry
 from isolation_fuzz.model import (
     RECORD_TYPES,
@@ -39,9 +40,12 @@ class History:
         canaries: which identity wrote which canary.
         runs: run id to the record that started it.
         finished: run id to the record that ended it, for runs that ended.
+        capabilities: what the target declared; ``complete_lifecycle`` reads its
+            event kinds (the defaults: the reference platform's five).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, capabilities: Capabilities | None = None) -> None:
+        self.capabilities = capabilities if capabilities is not None else Capabilities()
         self.entries: list[Record] = []
         self.identities: dict[str, str] = {}
         self.canaries = CanaryRegistry()

@@ -35,9 +35,10 @@ from isolation_fuzz.engine.execution import Execution
 from isolation_fuzz.engine.harness import Harness, IsolationViolated, Limits, Stats
 from isolation_fuzz.engine.identity import ForgeryKind
 from isolation_fuzz.engine.stall import InfrastructureStop
+from isolation_fuzz.engine.userids import Admitted, identities_for
 from isolation_fuzz.errors import InfrastructureError
-from isolation_fuzz.model import STORES, Store
-from strategies import forgery_kinds, identity_sets, plans, thread_ids
+from isolation_fuzz.model import Store
+from strategies import forgery_kinds, plans, thread_ids
 
 __all__ = ["Harness", "IsolationViolated", "Limits", "Stats", "machine_for"]
 
@@ -62,12 +63,17 @@ def _infrastructure_stops(method: F) -> F:
 def machine_for(harness: Harness) -> type[RuleBasedStateMachine]:
     """A state machine class bound to one campaign's harness."""
     limits = harness.limits
+    # Only the stores the target declares are drawn (issue 11); with the default, all
+    # three, in the same order as ever, so a seed explores the same examples.
+    stores = harness.capabilities.stores
     # Swarm testing: most examples focus on one store, so that one identity's writes
     # and another's reads meet far more often than with every store in every plan.
     plan_strategies = {
         focus: plans(stores=focus, max_calls=limits.max_plan_calls)
-        for focus in [(store,) for store in STORES] + [STORES]
+        for focus in [(store,) for store in stores] + ([stores] if len(stores) > 1 else [])
     }
+    # Ids the target refuses are replaced (and counted); with no rule, the same draws.
+    identities = identities_for(harness.capabilities, min_size=2, max_size=limits.max_identities)
 
     class IsolationMachine(RuleBasedStateMachine):
         def __init__(self) -> None:
@@ -96,12 +102,15 @@ def machine_for(harness: Harness) -> type[RuleBasedStateMachine]:
         # -- rules ---------------------------------------------------------------
 
         @initialize(
-            ids=identity_sets(min_size=2, max_size=limits.max_identities),
+            admitted=identities,
             focus=st.sampled_from(sorted(plan_strategies, key=len)),
         )
         @_infrastructure_stops
-        def log_in(self, ids: list[str], focus: tuple[Store, ...]) -> None:
+        def log_in(self, admitted: Admitted, focus: tuple[Store, ...]) -> None:
             self.settled = False
+            ids, dropped, replaced = admitted
+            harness.stats.ids_dropped += dropped
+            harness.stats.ids_replaced += replaced
             self.plans = plan_strategies[focus]
             # Every identity is connected from the start and stays connected: events need
             # somewhere to land, and connect/disconnect moves that are rarely part of a bug

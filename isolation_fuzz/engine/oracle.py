@@ -18,10 +18,10 @@ every registered invariant, the user's included.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+from isolation_fuzz.engine import lifecycle
 from isolation_fuzz.engine.history import History
 from isolation_fuzz.engine.invariants import (
     CheckFunction,
@@ -29,6 +29,7 @@ from isolation_fuzz.engine.invariants import (
     invariant,
     registered_invariants,
 )
+from isolation_fuzz.engine.lifecycle import expected_kinds
 from isolation_fuzz.errors import InvariantCrashed
 from isolation_fuzz.evidence import (
     BlockedRunEvidence,
@@ -138,12 +139,6 @@ def events_reach_only_owner(history: History) -> list[Violation]:
     return out
 
 
-def expected_kinds(calls: int) -> list[str]:
-    """The event kinds of a successful run of ``calls`` tool calls, in order."""
-    middle = ["agent_thinking", "tool_executing", "tool_completed"] * calls
-    return ["agent_started", *middle, "agent_completed"]
-
-
 @invariant(holds_when="a finished run's events reach its owner once, in order")
 def complete_lifecycle(history: History) -> list[Violation]:
     """Each finished run's events reach each of its owner's connections once, in order.
@@ -154,6 +149,11 @@ def complete_lifecycle(history: History) -> list[Violation]:
     the beginning; one closed in the finishing step may miss the end, since events are
     collected after the step.  Events arriving after the finish still count, so a late
     duplicate is caught at the step it arrives.
+
+    Only the event kinds the target declared are judged, by the rules of
+    :mod:`isolation_fuzz.engine.lifecycle` (exact for the reference platform's five
+    kinds; begin first and end last for a target's own kinds); events of other kinds
+    are left to ``events_reach_only_owner`` and ``no_foreign_data``.
     """
     opened: dict[str, ConnectionOpened] = {}
     closed: dict[str, int] = {}
@@ -173,48 +173,29 @@ def complete_lifecycle(history: History) -> list[Violation]:
         start = history.runs.get(run_id)
         if not end.ok or start is None:
             continue
-        expected = [(kind, seq) for seq, kind in enumerate(expected_kinds(len(start.plan)))]
         for connection_id, conn in opened.items():
             if conn.identity != start.identity or conn.step >= start.step:
                 continue
             if closed.get(connection_id, end.step + 1) <= end.step:
                 continue
             deliveries = received.get((connection_id, run_id), [])
-            got = [(kind, seq) for kind, seq, _ in deliveries]
-            if got == expected:
+            fault = lifecycle.judge(
+                history.capabilities, len(start.plan), [(k, s) for k, s, _ in deliveries]
+            )
+            if fault is None:
                 continue
-            anomaly, detail = _lifecycle_anomaly(expected, got)
             step = max([end.step, *(s for _, _, s in deliveries)])
-            shown = ", ".join(f"{k}#{s}" for k, s in got) or "nothing"
+            shown = ", ".join(f"{k}#{s}" for k, s in fault.received) or "nothing"
             out.append(Violation(
-                "complete_lifecycle", anomaly, step, (start.identity,),
+                "complete_lifecycle", fault.anomaly, step, (start.identity,),
                 f"complete_lifecycle violated at step {step}: run {run_id} of "
                 f"{_who(history, start.identity)} finished at step {end.step} with "
-                f"{len(expected)} events, but connection {connection_id} received {shown} "
-                f"({detail})",
+                f"{fault.due}, but connection {connection_id} received {shown} "
+                f"({fault.detail})",
                 LifecycleEvidence(run_id, connection_id, end.step,
-                                  [list(e) for e in expected], [list(g) for g in got]),
+                                  fault.expected, fault.received),
             ))
     return sorted(out, key=lambda v: v.step)
-
-
-def _lifecycle_anomaly(
-    expected: list[tuple[str, int]], got: list[tuple[str, int]]
-) -> tuple[str, str]:
-    """Name what is wrong with ``got``: duplicates first, then losses, then order."""
-    seqs = Counter(seq for _, seq in got)
-    kinds = Counter(kind for kind, _ in got)
-    wanted = Counter(kind for kind, _ in expected)
-    # A kind seen more often than the plan allows is a duplicate even under a new seq.
-    repeated = sorted({f"#{s}" for s, n in seqs.items() if n > 1}
-                      | {k for k, n in kinds.items() if n > wanted[k]})
-    if repeated:
-        return "DuplicateEvent", f"repeated: {', '.join(repeated)}"
-    present = set(got)
-    missing = [f"{k}#{s}" for k, s in expected if (k, s) not in present]
-    if missing:
-        return "LostEvent", f"missing: {', '.join(missing)}"
-    return "EventsOutOfOrder", "every event arrived once, out of order"
 
 
 Slot = tuple[str, str | None]

@@ -10,6 +10,10 @@ fresh connections) and the service timeout: a run that goes silent is judged by
 :class:`~isolation_fuzz.errors.ServiceUnavailable`, never with a finding.  An
 infrastructure error that left a Hypothesis example as
 :class:`~isolation_fuzz.engine.stall.InfrastructureStop` leaves the session as itself.
+
+Which engines start is the target's to say (issue 11): its factory's declared
+:class:`~isolation_fuzz.capabilities.Capabilities` are read before anything opens,
+and only the declared stores' engines start (``Session.services`` lists them).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
+from isolation_fuzz.capabilities import capabilities_of, refine
 from isolation_fuzz.engine.execution import Harness, IsolationViolated, Limits, Stats
 from isolation_fuzz.engine.identity import AuthConfig, Redactor
 from isolation_fuzz.engine.schedule import CampaignLoop, RunController
@@ -46,17 +51,22 @@ def open_session(
     on_step: Callable[[Stats], None] | None = None,
     on_failure: Callable[[IsolationViolated], None] | None = None,
 ) -> Iterator[Session]:
-    """Start services and open ``target`` on them; tear both down on exit."""
-    resolve_target(target)  # a bad target name fails before any engine starts
+    """Start services and open ``target`` on them; tear both down on exit.
+
+    The target's declared capabilities are read from its factory first: a bad name or
+    declaration fails before any engine starts, and only the declared stores start.
+    """
+    declared = capabilities_of(resolve_target(target))
     auth = AuthConfig.generate()
     redactor = Redactor()
     for secret in auth.secrets():
         redactor.add(secret)
     # A service lost mid-session (or in teardown) leaves as one error naming it.
     with _unwrapped_tool_errors(), ServiceFaults() as faults, CampaignLoop() as loop:
-        opened = loop.enter_async(open_services(services))
+        opened = loop.enter_async(open_services(services, services=declared.stores))
         faults.urls = opened.endpoints.urls
         system = loop.enter_async(open_target(target, opened, auth))
+        capabilities = refine(declared, system)
         urls: dict[str, str] = {name: url for name, url in opened.endpoints.urls.items()}
         probe = partial(probe_services, urls, services.service_timeout)
         controller = loop.enter_async(
@@ -66,7 +76,8 @@ def open_session(
         )
         stats = Stats()
         harness = Harness(
-            loop, controller, system, auth, redactor, limits, stats, on_step, on_failure
+            loop, controller, system, auth, redactor, limits, stats, on_step, on_failure,
+            capabilities=capabilities,
         )
         try:
             yield Session(harness, opened.describe())

