@@ -107,3 +107,27 @@ def test_sigterm_during_replay_exits_143_interrupted(scenario_file: Path) -> Non
     assert proc.returncode == 143, out + err
     assert _verdicts(out) == ["verdict: interrupted by SIGTERM"]
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", "--corpus", "{empty}", "--max-examples", "100000", "--report-dir", "{reports}"],
+        ["zoo", "--bugs", "lost_event", "global_current_user", "--budget-per-bug", "120s"],
+    ],
+    ids=["check", "zoo"],
+)
+def test_sigterm_during_check_and_zoo_exits_143_never_0(tmp_path: Path, args: list[str]) -> None:
+    empty = tmp_path / "corpus"
+    empty.mkdir()
+    reports = tmp_path / "reports"
+    argv = [a.format(empty=empty, reports=reports) for a in args]
+    proc = _start(argv)
+    time.sleep(8)  # engines up, a campaign under way
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, out + err
+    (verdict,) = _verdicts(out)
+    assert verdict.startswith("verdict: interrupted by SIGTERM")
+    assert "Traceback" not in err
+    assert "internal error" not in err
