@@ -63,6 +63,7 @@ from isolation_fuzz.engine.scenario import Scenario
 from isolation_fuzz.engine.session import open_session
 from isolation_fuzz.engine.stopping import SIGNAL_EXIT_CODES, Stopper, StopRequested, signalled
 from isolation_fuzz.engine.trace import Move, scenario_length
+from isolation_fuzz.engine.userids import Declared
 from isolation_fuzz.engine.verdict import (
     STOP_REASONS,
     Verdict,
@@ -177,6 +178,7 @@ class CampaignResult:
     budget_seconds: float | None = None
     #: How the runs ended: finished, failed by error type, rejected, blocked.
     runs: RunCounts = field(default_factory=RunCounts)
+    declared: Declared = field(default_factory=Declared)
 
     @property
     def exit_code(self) -> int:
@@ -318,6 +320,7 @@ def run_campaign(
         infrastructure_trouble=trouble_seen(finding),
         budget_seconds=budget.seconds,
         runs=runs,
+        declared=Declared.of(session.harness.capabilities, stats),
     )
     emit(listeners, CampaignFinished(result))
     return result

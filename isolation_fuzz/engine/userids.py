@@ -24,20 +24,32 @@ replacement of the same family (steps 1 and 2) also as *replaced*; the campaign'
 stats carry both to the verdict and ``summary.json``.  A target that declares no
 rule gets the families' sets unchanged, through the very same draws (a ``map``
 adds the zero counts), so seeds explore what they always did.  A declared strategy
-of valid ids is drawn from instead of the families.
+of valid ids is drawn from instead of the families.  :class:`Declared` is what the
+report says of it all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from hypothesis import strategies as st
 
 from isolation_fuzz.capabilities import Capabilities
+from isolation_fuzz.engine.harness import Stats
 from isolation_fuzz.errors import UsageError
 from strategies import identity_sets
 
-__all__ = ["FALLBACK_IDS", "STEMS", "Admitted", "admit", "fallback_ids", "identities_for"]
+__all__ = [
+    "FALLBACK_IDS",
+    "STEMS",
+    "Admitted",
+    "Declared",
+    "admit",
+    "fallback_ids",
+    "identities_for",
+]
 
 #: What a drawn identity set becomes: the ids, how many were dropped, how many replaced.
 Admitted = tuple[list[str], int, int]
@@ -166,3 +178,53 @@ def identities_for(
         return base.map(lambda ids: (ids, 0, 0))  # the same draws as with no declaration
     pool = fallback_ids(predicate, at_least=max_size)
     return _admitted(base, predicate, pool)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What the target declared, and what its user-id rule cost: the report's part.
+
+    Attributes:
+        capabilities: the declaration in force for the campaign.
+        ids_dropped: generated user ids that failed the target's predicate.
+        ids_replaced: those of them replaced by a valid id of the same family (the
+            rest were replaced by plain valid ids).
+    """
+
+    capabilities: Capabilities = field(default_factory=Capabilities)
+    ids_dropped: int = 0
+    ids_replaced: int = 0
+
+    @classmethod
+    def of(cls, capabilities: Capabilities, stats: Stats) -> Declared:
+        """The report's part of a campaign whose counters are ``stats``."""
+        return cls(capabilities, stats.ids_dropped, stats.ids_replaced)
+
+    def to_json(self) -> dict[str, Any]:
+        """For ``summary.json``: the declaration, and the dropped and replaced ids."""
+        return {
+            **self.capabilities.to_json(),
+            "user_ids_dropped": self.ids_dropped,
+            "user_ids_replaced": self.ids_replaced,
+        }
+
+    def describe(self) -> str | None:
+        """The verdict's line, or None for a target that declared nothing."""
+        caps = self.capabilities
+        if caps == Capabilities():
+            return None
+        parts = [f"stores {', '.join(caps.stores)}"]
+        if not caps.exact_lifecycle:
+            parts.append(
+                f"{len(caps.event_kinds)} event kinds (begin {'|'.join(caps.begin_kinds)}, "
+                f"end {'|'.join(caps.end_kinds)})"
+            )
+        if caps.user_id_strategy is not None:
+            parts.append("user ids drawn from its strategy")
+        elif caps.user_id_predicate is not None:
+            plain = self.ids_dropped - self.ids_replaced
+            parts.append(
+                f"{self.ids_dropped} generated user id(s) dropped by its user_ids predicate "
+                f"({self.ids_replaced} replaced within their family, {plain} by plain ids)"
+            )
+        return "; ".join(parts)

@@ -250,6 +250,7 @@ def summary_of(
         },
         "counts": _counts(result.finding.violations if result.finding else ()),
         "runs": result.runs.to_json(),
+        "declared": result.declared.to_json(),
         "budget_used": {
             "examples": result.examples,
             "steps": result.steps,

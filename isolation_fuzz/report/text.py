@@ -42,6 +42,9 @@ def format_result(result: CampaignResult) -> str:
         f"({result.steps / max(result.elapsed, 1e-9):.0f} steps/s)"
     )
     head += f"\nstopped: {result.stop_reason}\nruns: {result.runs.describe()}"
+    declared = result.declared.describe()
+    if declared is not None:
+        head += f"\ndeclared: {declared}"
     if result.verdict == "interrupted":
         saved = "" if result.finding is None else "; the failing example seen is saved, unconfirmed"
         return (
