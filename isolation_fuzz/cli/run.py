@@ -50,7 +50,10 @@ def _positive(text: str) -> int:
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``run`` and its flags to the command's subparsers."""
     run = sub.add_parser("run", help="run a fuzz campaign and print a verdict")
-    run.add_argument("--target", default="reference", help="reference (default) or zoo:<bug>")
+    run.add_argument(
+        "--target", default="reference",
+        help="reference (default), zoo:<bug>, or package.module:factory",
+    )
     run.add_argument(
         "--transport",
         choices=["local", "websocket"],
@@ -69,6 +72,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--database",
         metavar="PATH|URL",
         help="Hypothesis example database shared by workers: a directory or redis://host/db",
+    )
+    run.add_argument(
+        "--fresh-target", action="store_true",
+        help="open a new target (call the factory again) for every example, for systems "
+        "whose in-process state reset() cannot clear; slower than reset()",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -89,7 +97,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         seed=args.seed,
         confirm=args.confirm,
         services=services_from(args),
-        limits=Limits(block_timeout=args.block_timeout),
+        limits=Limits(block_timeout=args.block_timeout, fresh_target=args.fresh_target),
         database=open_database(args.database) if args.database else None,
     )
     report = report_from(args, args.target, notices=err)

@@ -68,6 +68,9 @@ class Limits:
     #: Run every agent run start to end in one move (no interleaving): the baseline
     #: that shows what the interleaving itself finds.
     atomic_runs: bool = False
+    #: Open a new target from the factory after every example (``--fresh-target``), for
+    #: systems whose in-process state ``reset()`` cannot enumerate (engine/fresh.py).
+    fresh_target: bool = False
 
 
 #: Fewer runs of valid identities than this say nothing about whether the target works.

@@ -25,12 +25,13 @@ from functools import partial
 
 from isolation_fuzz.capabilities import capabilities_of, refine
 from isolation_fuzz.engine.execution import Harness, IsolationViolated, Limits, Stats
+from isolation_fuzz.engine.fresh import fresh_target
 from isolation_fuzz.engine.identity import AuthConfig, Redactor
 from isolation_fuzz.engine.schedule import CampaignLoop, RunController
 from isolation_fuzz.engine.stall import InfrastructureStop
 from isolation_fuzz.errors import IsolationFuzzError
 from isolation_fuzz.services import ServiceConfig, ServiceFaults, open_services, probe_services
-from isolation_fuzz.target import TargetSpec, open_target, resolve_target
+from isolation_fuzz.target import Target, TargetSpec, open_target, resolve_target
 
 __all__ = ["Session", "open_session"]
 
@@ -65,7 +66,11 @@ def open_session(
     with _unwrapped_tool_errors(), ServiceFaults() as faults, CampaignLoop() as loop:
         opened = loop.enter_async(open_services(services, services=declared.stores))
         faults.urls = opened.endpoints.urls
-        system = loop.enter_async(open_target(target, opened, auth))
+        system: Target
+        if limits.fresh_target:  # the factory is called again after every example
+            system = loop.enter_async(fresh_target(partial(open_target, target, opened, auth)))
+        else:
+            system = loop.enter_async(open_target(target, opened, auth))
         capabilities = refine(declared, system)
         urls: dict[str, str] = {name: url for name, url in opened.endpoints.urls.items()}
         probe = partial(probe_services, urls, services.service_timeout)
