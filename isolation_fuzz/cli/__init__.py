@@ -40,6 +40,7 @@ from isolation_fuzz import __version__
 from isolation_fuzz.cli import check, clean, replay, run, zoo
 from isolation_fuzz.cli._flags import parse_duration
 from isolation_fuzz.cli._preflight import preflight
+from isolation_fuzz.cli._pyproject import apply_pyproject
 from isolation_fuzz.engine.stopping import SIGNAL_EXIT_CODES, StopRequested, handling_signals
 from isolation_fuzz.errors import IsolationFuzzError, UsageError
 from isolation_fuzz.redaction import Redactor, url_secrets
@@ -104,6 +105,7 @@ def _main(argv: Sequence[str] | None) -> int:
         command = COMMANDS.get(args.command)
         if command is None:
             raise UsageError(f"unknown command {args.command!r}")
+        apply_pyproject(args, argv, _parser)  # [tool.isolation-fuzz] fills unset flags
         preflight(args)  # bad input fails here, before any engine starts
         return command.run(args, sys.stdout, sys.stderr)
     except IsolationFuzzError as exc:
