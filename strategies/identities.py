@@ -1,55 +1,45 @@
-"""User ids, drawn from the families that break multi-user key layouts."""
+"""User ids and identity sets, drawn from the families that break multi-user systems.
+
+Design note.  An example's identities are mostly built around one *colliding pair*:
+two distinct ids that some transformation a real system applies (truncation to 8 to
+64 characters, sanitising, case or Unicode normalisation, trimming, number parsing,
+e-mail normalisation, URL-decoding, or splicing into a key, glob or LIKE pattern)
+maps to one.  The families live in :mod:`strategies.identity_families`; this module
+decides how often each is drawn and how a set is put together:
+
+* seven in eight sets open with a pair from one family, drawn by weight;
+* a third id, when there is room, collides with one of the first two under a second
+  family (``a``, ``a:b`` and ``a*`` break a delimiter and a glob layout at once);
+* the rest are :func:`user_ids`: plain names, ids of special characters, random
+  Unicode and very long ids.
+
+:func:`labelled_identity_sets` also says which family pairs ended up in the set, so
+``benchmarks/identity_families.py`` can count them.  Every strategy here is a plain
+function returning a strategy, so a caller can ``.filter`` it (a target that accepts
+only some ids).
+"""
 
 from __future__ import annotations
 
-import unicodedata
-
 from hypothesis import strategies as st
 
-__all__ = ["confusable_pairs", "identity_sets", "user_ids"]
+from strategies.identity_families import FAMILIES, family_names
+
+__all__ = ["confusable_pairs", "identity_sets", "labelled_identity_sets", "user_ids"]
 
 #: Characters that mean something to a key layout, a glob, a LIKE pattern or a URL.
 SPECIAL = ":*?[]%_ /\\."
 
-
-def _nfd(text: str) -> str:
-    return unicodedata.normalize("NFD", text)
-
-
-# Families that break key layouts (prefixes, delimiters, globs) come up twice as often
-# as those that break only comparisons.
-_FAMILIES = (
-    "prefix", "delimiter", "glob", "prefix", "delimiter", "glob", "like", "case", "unicode", "space"
-)
-
+#: A family pair that made it into a set: (family name, one id, the other).
+Labelled = tuple[str, str, str]
 
 _BASES = st.sampled_from(["u1", "a", "user", "x", "7"])
-_FAMILY = st.sampled_from(_FAMILIES)
-
-
-def _pair(draw: st.DrawFn, base: str, family: str) -> tuple[str, str]:
-    if family == "prefix":  # u1 / u10: prefix matching owns the other's keys
-        return base, base + draw(st.sampled_from(["0", "1", "_2", "x"]))
-    if family == "delimiter":  # a / a:b: `user:{uid}:{key}` collides
-        # `b` because the key pool holds both `x` and `b:x`: a:b's `x` is a's `b:x`.
-        return base, f"{base}:b"
-    if family == "glob":  # x* / xy: a SCAN pattern from the raw id matches both
-        return f"{base}{draw(st.sampled_from(['*', '?', '[1]']))}", base + "1"
-    if family == "like":  # % and _ in LIKE patterns
-        return f"{base}{draw(st.sampled_from(['%', '_']))}", base + "z"
-    if family == "case":
-        return base, base.upper() if base.upper() != base else base + "A"
-    if family == "unicode":  # the same text in NFC and NFD
-        word = draw(st.sampled_from(["é", "ñu", "Åsa"]))
-        return word, _nfd(word)
-    return base, f"{base} "
 
 
 @st.composite
 def confusable_pairs(draw: st.DrawFn) -> tuple[str, str]:
-    """Two distinct ids that a sloppy layout would confuse with each other."""
-    return _pair(draw, draw(_BASES), draw(_FAMILY))
-
+    """Two distinct ids that collide under one of the identity families."""
+    return FAMILIES[draw(family_names())].draw_pair(draw, draw(_BASES))
 
 
 def _not_blank(text: str) -> bool:
@@ -70,6 +60,8 @@ _USER_IDS: st.SearchStrategy[str] = st.one_of(
     ).filter(_not_blank),
     st.sampled_from(["u" * 200, "long-" + "x" * 120]),
 )
+_PAIR_FIRST = st.integers(0, 7)
+_WHICH = st.integers(0, 1)
 
 
 def user_ids() -> st.SearchStrategy[str]:
@@ -77,25 +69,43 @@ def user_ids() -> st.SearchStrategy[str]:
     return _USER_IDS
 
 
-@st.composite
-def identity_sets(draw: st.DrawFn, min_size: int = 2, max_size: int = 3) -> list[str]:
-    """Distinct user ids for one example; the first two are usually a confusable pair."""
+def _draw_set(draw: st.DrawFn, min_size: int, max_size: int) -> tuple[list[str], list[Labelled]]:
     if max_size < min_size or min_size < 1:
         raise ValueError(f"need 1 <= min_size <= max_size, got {min_size}, {max_size}")
     ids: list[str] = []
-    # Mostly a confusable pair: that is where key layouts break.
-    if min_size >= 2 and draw(st.integers(0, 3)) > 0:
-        base = draw(_BASES)
-        pair = _pair(draw, base, draw(_FAMILY))
+    pairs: list[Labelled] = []
+    # Mostly a colliding pair: that is where systems confuse users.
+    if min_size >= 2 and draw(_PAIR_FIRST) > 0:
+        name = draw(family_names())
+        a, b = FAMILIES[name].draw_pair(draw, draw(_BASES))
         # Either one may be the writer whose data leaks to the other: draw the order.
-        ids.extend(reversed(pair) if draw(st.booleans()) else pair)
+        ids.extend((b, a) if draw(_WHICH) else (a, b))
+        pairs.append((name, a, b))
         if max_size >= 3:
-            # A third id confusable with the same base: `a`, `a:b` and `a*` break a
-            # delimiter, a glob and a prefix layout in one example.
-            ids.extend(i for i in _pair(draw, base, draw(_FAMILY)) if i not in ids)
+            # A third id colliding with one already there under a second family: families
+            # keep their base as one of the pair, so the pair is whole in the set.
+            second = draw(family_names())
+            pair = FAMILIES[second].draw_pair(draw, ids[draw(_WHICH)])
+            ids.extend(i for i in pair if i not in ids)
+            pairs.append((second, *pair))
     size = draw(st.integers(min_size, max_size))
     while len(ids) < size:
         candidate = draw(_USER_IDS)
         if candidate not in ids:
             ids.append(candidate)
-    return ids[:size] if len(ids) >= min_size else ids
+    ids = ids[:size]
+    return ids, [p for p in pairs if p[1] in ids and p[2] in ids]
+
+
+@st.composite
+def identity_sets(draw: st.DrawFn, min_size: int = 2, max_size: int = 3) -> list[str]:
+    """Distinct user ids for one example; the first two usually collide (see the note)."""
+    return _draw_set(draw, min_size, max_size)[0]
+
+
+@st.composite
+def labelled_identity_sets(
+    draw: st.DrawFn, min_size: int = 2, max_size: int = 3
+) -> tuple[list[str], list[Labelled]]:
+    """As :func:`identity_sets`, with the family pairs the set holds: (family, id, id)."""
+    return _draw_set(draw, min_size, max_size)
