@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from isolation_fuzz.display import show_id
 from isolation_fuzz.engine import lifecycle
 from isolation_fuzz.engine.history import History
 from isolation_fuzz.engine.invariants import (
@@ -69,7 +70,8 @@ __all__ = [
 def _who(history: History, name: str) -> str:
     # Identities are short names; messages add the user id, since adversarial ids
     # (``u1`` next to ``u10``) are usually the point of the story.
-    return f"{name} ({history.identities.get(name, '?')!r})"
+    # Escaped when not plain ASCII: NFC and NFD twins must not print alike (issue 13).
+    return f"{name} ({show_id(history.identities.get(name, '?'))})"
 
 
 def _observations(history: History) -> Iterator[tuple[int, str, str, Any]]:
@@ -130,7 +132,7 @@ def events_reach_only_owner(history: History) -> list[Violation]:
             "events_reach_only_owner", "ForeignEventDelivered", record.step, involved,
             f"events_reach_only_owner violated at step {record.step}: "
             f"{_who(history, record.identity)} received event {event.kind} of run "
-            f"{event.run_id} ({whose}, addressed to user {event.user_id!r}) on connection "
+            f"{event.run_id} ({whose}, addressed to user {show_id(event.user_id)}) on connection "
             f"{record.connection_id}",
             ForeignEventEvidence(
                 record.identity, owner, event.to_json(), record.connection_id, record.step

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from isolation_fuzz.display import show_id
 from isolation_fuzz.model import Plan, ToolCall
 
 __all__ = ["Move", "MoveKind", "format_moves", "scenario_length"]
@@ -81,7 +82,7 @@ class Move:
         who = self.identity or "?"
         if self.kind == "start_run":
             calls = "; ".join(call.describe() for call in self.plan)
-            text = f"{who} starts run {self.run_id} on thread {self.thread_id!r}: {calls}"
+            text = f"{who} starts run {self.run_id} on thread {show_id(self.thread_id)}: {calls}"
         elif self.kind == "step":
             text = f"step run {self.run_id} ({who})"
         elif self.kind == "finish":
@@ -96,7 +97,7 @@ class Move:
 def format_moves(identities: Mapping[str, str], moves: Sequence[Move]) -> str:
     """The identities with their user ids, then the moves in order, one per line."""
     lines = ["identities (each holds one event connection from the start):"]
-    lines += [f"  {name} = user {uid!r}" for name, uid in identities.items()]
+    lines += [f"  {name} = user {show_id(uid)}" for name, uid in identities.items()]
     chosen = [move for move in moves if not move.final]
     final = [move for move in moves if move.final]
     lines.append("moves:")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from isolation_fuzz.display import show_id
 from isolation_fuzz.engine.scenario import Scenario
 from isolation_fuzz.engine.trace import Move
 
@@ -46,7 +47,7 @@ def _box_label(move: Move) -> str:
     run = move.run_id or ""
     if move.kind == "start_run":
         tools = ",".join(call.tool for call in move.plan)
-        return f"start {run} t={move.thread_id!r} [{tools}]"
+        return f"start {run} t={show_id(move.thread_id)} [{tools}]"
     if move.kind == "forge":
         return f"forged {move.forgery} → {move.outcome}"
     outcome = move.outcome.replace("paused at ", "@")
@@ -107,7 +108,7 @@ def swimlane_svg(scenario: Scenario, deliveries: Sequence[Mapping[str, Any]] = (
             f'<rect class="lane" x="{x + 4}" y="4" width="{_LANE - 8}" height="{height - 8}" '
             f'rx="6" fill="{"#f4f6fa" if i % 2 == 0 else "#eef1f6"}"/>'
         )
-        user = escape(_short(repr(scenario.identities[name]), 24))
+        user = escape(_short(show_id(scenario.identities[name]), 24))
         parts.append(
             f'<text class="lane-name" x="{x + _LANE // 2}" y="24" text-anchor="middle">'
             f"<tspan font-weight=\"bold\">{escape(name)}</tspan> user {user}</text>"
@@ -222,7 +223,7 @@ def render_html(scenario: Scenario, summary: Mapping[str, Any]) -> str:
         "</table>",
         "<h2>Identities</h2><table class=\"meta\">",
         *(
-            f"<tr><td><b>{escape(name)}</b></td><td><code>{escape(repr(uid))}</code></td></tr>"
+            f"<tr><td><b>{escape(name)}</b></td><td><code>{escape(show_id(uid))}</code></td></tr>"
             for name, uid in scenario.identities.items()
         ),
         "</table>",
