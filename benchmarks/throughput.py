@@ -9,7 +9,11 @@ ISOLATION_FUZZ_REDIS_URL / ISOLATION_FUZZ_POSTGRES_URL are set), this measures:
   read per store, Postgres in a transaction with the acting user set) issued
   directly through the drivers, with no fuzzer, scheduler or platform around them.
 
-The ratio is what the fuzzer's bookkeeping costs.  Writes
+The ratio is what the fuzzer's bookkeeping costs.  Each campaign runs twice, in the
+same process on the same engines' setup: with ``reset()`` between examples (the fast
+path) and with a fresh target per example (``Limits(fresh_target=True)``, the factory
+called again: for the reference platform, its schema checked and its pools reopened).
+Writes
 benchmarks/results/throughput.md and throughput.json.
 
     python benchmarks/throughput.py [--examples 200]
@@ -28,6 +32,7 @@ from typing import Any
 import anyio
 
 from isolation_fuzz.engine.campaign import CampaignConfig, run_campaign
+from isolation_fuzz.engine.harness import Limits
 from isolation_fuzz.platform import schema
 from isolation_fuzz.services import ServiceConfig, ServiceSet, open_services
 
@@ -80,9 +85,12 @@ async def _raw(config: ServiceConfig, seconds: float) -> dict[str, float]:
         return await _raw_ops(services, seconds)
 
 
-def measure(name: str, config: ServiceConfig, examples: int) -> dict[str, Any]:
-    raw = anyio.run(_raw, config, 3.0)
-    result = run_campaign(CampaignConfig(max_examples=examples, seed=42, services=config))
+def measure(
+    name: str, config: ServiceConfig, examples: int, raw: dict[str, float], fresh: bool = False
+) -> dict[str, Any]:
+    result = run_campaign(CampaignConfig(
+        max_examples=examples, seed=42, services=config, limits=Limits(fresh_target=fresh)
+    ))
     seconds = result.fuzzing_seconds
     # A tool call is one store operation; the plans spread them over the three stores,
     # so the raw rate to compare with is the harmonic mean of the three stores' rates.
@@ -90,6 +98,7 @@ def measure(name: str, config: ServiceConfig, examples: int) -> dict[str, Any]:
     calls_per_second = result.tool_calls / seconds
     return {
         "setup": name,
+        "between_examples": "fresh target" if fresh else "reset()",
         "services": result.services,
         "examples": result.examples,
         "moves": result.steps,
@@ -113,19 +122,23 @@ def main() -> None:
     env = ServiceConfig.from_env()
     if env.redis_url or env.postgres_url:
         setups.append(("external redis/postgres", env))
-    rows = [measure(name, config, args.examples) for name, config in setups]
+    rows = []
+    for name, config in setups:
+        raw = anyio.run(_raw, config, 3.0)
+        rows += [measure(name, config, args.examples, raw, fresh) for fresh in (False, True)]
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     lines = [
         "# Throughput", "", f"Machine: {machine}. Campaign: quick profile, seed 42, "
         f"{args.examples} examples, reference platform, in-process events.", "",
-        "| setup | moves/s | examples/s | tool calls/s (fuzzed) | raw ops/s redis / postgres "
-        "/ clickhouse | raw mixed ops/s | raw : fuzzed | verdict |",
-        "|---|---|---|---|---|---|---|---|",
+        "| setup | between examples | moves/s | examples/s | tool calls/s (fuzzed) | raw ops/s "
+        "redis / postgres / clickhouse | raw mixed ops/s | raw : fuzzed | verdict |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         raw = r["raw_ops_per_second"]
         lines.append(
-            f"| {r['setup']} | {r['moves_per_second']} | {r['examples_per_second']} | "
+            f"| {r['setup']} | {r['between_examples']} | {r['moves_per_second']} | "
+            f"{r['examples_per_second']} | "
             f"{r['tool_calls_per_second']} | {raw['redis']} / {raw['postgres']} / "
             f"{raw['clickhouse']} | {r['raw_mixed_ops_per_second']} | {r['ratio']}x | "
             f"{r['verdict']} |"
@@ -135,7 +148,10 @@ def main() -> None:
               "deliveries, plus the oracle's check of the whole history. A tool call is "
               "one store operation; `raw : fuzzed` is how many times faster the same "
               "operations go through the bare drivers (no fuzzer, scheduler, platform, "
-              "events, canaries or oracle) than inside a campaign."]
+              "events, canaries or oracle) than inside a campaign. `reset()` keeps one "
+              "target open and clears each example's data; `fresh target` "
+              "(`--fresh-target`) also closes it and calls the factory again after every "
+              "example."]
     table = "\n".join(lines)
     print(table)
     RESULTS.mkdir(exist_ok=True)
