@@ -1,4 +1,4 @@
-"""ChatDesk as an isolation-fuzz target: the whole adapter, 97 lines with this docstring.
+"""ChatDesk as an isolation-fuzz target: the whole adapter, 96 lines with this docstring.
 
 The factory configures an unchanged ChatDesk with the campaign's engines and token
 settings (``kit.ServiceHandles``, ``kit.Verification``); fuzzer tool calls become the
@@ -15,8 +15,7 @@ from typing import Any
 
 from examples.chatdesk.app import ChatDesk, Settings, Unauthorized
 from examples.chatdesk.beta import ChatDeskBeta
-from isolation_fuzz import AuthError, Event, Plan, ToolCall
-from isolation_fuzz.capabilities import Capabilities
+from isolation_fuzz import AuthError, Capabilities, Event, Plan, ToolCall
 from isolation_fuzz.kit import EventNumbering, QueueEventStream, ServiceHandles, Verification
 
 #: ChatDesk keeps notes in Redis and streams five kinds of its own.
