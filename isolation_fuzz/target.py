@@ -34,8 +34,8 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -225,10 +225,59 @@ def _from_import_path(name: str) -> tuple[TargetFactory | None, str]:
     if not callable(factory):
         raise UsageError(
             f"target {name!r} is a {type(factory).__name__}, not a target factory "
-            "(factory(spec, services, auth) -> async context manager yielding a Target)"
+            "(factory(spec, services, auth) -> async context manager yielding a Target) "
+            "or a Target class"
         )
+    if isinstance(factory, type):
+        factory = _class_factory(name, factory)
     register_target(name, factory)
     return factory, ""
+
+
+_TARGET_METHODS = ("connect", "run", "residue", "reset")
+
+
+def _class_factory(name: str, cls: type) -> TargetFactory:
+    """A factory for a ``Target`` class: instantiate it, and close it when done.
+
+    The class is called with whichever of ``spec``, ``services`` and ``auth`` its
+    constructor names (by keyword, so their order is free).  An instance that is
+    itself an async context manager is entered; otherwise it is yielded as it is and
+    its ``aclose()``, if it has one, is awaited at the end.
+    """
+    missing = [m for m in _TARGET_METHODS if not callable(getattr(cls, m, None))]
+    if missing:
+        raise UsageError(
+            f"target {name!r} is a class without the Target methods {missing}; give a "
+            "class with async connect/run/residue/reset, or a factory function"
+        )
+    import inspect  # only for a class target: keeps ``import isolation_fuzz`` light
+
+    try:
+        accepted = set(inspect.signature(cls).parameters)
+    except (TypeError, ValueError):
+        accepted = set()
+
+    @asynccontextmanager
+    async def factory(spec: TargetSpec, services: Any, auth: Any) -> AsyncIterator[Target]:
+        given = {"spec": spec, "services": services, "auth": auth}
+        instance = cls(**{k: v for k, v in given.items() if k in accepted})
+        if hasattr(instance, "__aenter__") and hasattr(instance, "__aexit__"):
+            async with instance as entered:
+                yield entered if entered is not None else instance
+            return
+        try:
+            yield instance
+        finally:
+            close = getattr(instance, "aclose", None)
+            if callable(close):
+                await close()
+
+    # Declarations (capabilities) live on the class; the factory carries them on.
+    for attribute in ("capabilities",):
+        if hasattr(cls, attribute):
+            setattr(factory, attribute, getattr(cls, attribute))
+    return factory
 
 
 def _cwd_importable() -> None:

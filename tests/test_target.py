@@ -172,3 +172,55 @@ def test_a_bad_import_path_is_a_one_line_usage_error(name: str, shown: str) -> N
     with pytest.raises(UsageError, match=re.escape(shown)) as caught:
         resolve_target(TargetSpec(name))
     assert "\n" not in str(caught.value)
+
+
+class _ClassTarget:
+    """A Target written as a class: constructed with what it names, closed at the end."""
+
+    closed: list[str] = []  # noqa: RUF012 - the test reads it back
+
+    def __init__(self, services: object, spec: TargetSpec) -> None:
+        self.services = services
+        self.spec = spec
+
+    async def connect(self, token: str) -> object:
+        raise NotImplementedError
+
+    async def run(self, token: str, thread_id: str, plan: object, run_id: str) -> list[object]:
+        return []
+
+    async def residue(self, run_id: str) -> dict[str, list[str]]:
+        return {}
+
+    async def reset(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        self.closed.append(self.spec.name)
+
+
+class _NotATarget:
+    def __init__(self) -> None:
+        pass
+
+
+def test_a_target_class_is_constructed_with_what_it_names_and_closed() -> None:
+    import anyio
+
+    name = f"{__name__}:_ClassTarget"
+    factory = resolve_target(TargetSpec(name))
+
+    async def use() -> object:
+        async with factory(TargetSpec(name), "the services", "the auth") as target:
+            assert isinstance(target, _ClassTarget)
+            assert target.services == "the services"
+            return target
+
+    anyio.run(use)
+    assert _ClassTarget.closed == [name]
+
+
+def test_a_class_without_the_target_methods_is_a_one_line_usage_error() -> None:
+    with pytest.raises(UsageError, match=r"without the Target methods \['connect'") as caught:
+        resolve_target(TargetSpec(f"{__name__}:_NotATarget"))
+    assert "\n" not in str(caught.value)
