@@ -8,6 +8,9 @@ scheduler did not start, it is a no-op costing one ``ContextVar.get``.
 Why a context variable: the scheduler starts each run in its own task and installs
 the hook there; anyio copies the context into child tasks, so whatever the run
 awaits reaches the same hook, while unrelated tasks (server handlers, pools) do not.
+Tasks a run starts copy the hook but are not the run: the engine's hook pauses only
+the run's own task (see :mod:`isolation_fuzz.engine.points`, which also makes every
+real suspension of a run a point, so a target needs no checkpoints at all).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-__all__ = ["CheckpointHook", "checkpoint", "installed_hook"]
+__all__ = ["CheckpointHook", "checkpoint", "current_hook", "installed_hook"]
 
 CheckpointHook = Callable[[str], Awaitable[None]]
 
@@ -33,6 +36,11 @@ async def checkpoint(label: str) -> None:
     hook = _hook.get()
     if hook is not None:
         await hook(label)
+
+
+def current_hook() -> CheckpointHook | None:
+    """The hook in force in the current context (``None`` outside a run)."""
+    return _hook.get()
 
 
 @contextmanager

@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from isolation_fuzz.engine.campaign import CampaignConfig, CampaignResult, run_campaign
+from isolation_fuzz.engine.harness import Limits
+from isolation_fuzz.engine.points import Points
 from isolation_fuzz.engine.trace import scenario_length
 from isolation_fuzz.errors import UsageError
 from isolation_fuzz.platform.bugs import BUGS, seeded_bug
@@ -53,12 +55,18 @@ class ZooRow:
         return {**asdict(self), "ok": self.ok}
 
 
-def shortest_for(bug: str) -> int:
-    """The length of the shortest interleaving that shows ``bug`` (from its record)."""
-    return seeded_bug(bug).shortest
+def shortest_for(bug: str, points: Points = "auto") -> int:
+    """The length of the shortest interleaving that shows ``bug`` (from its record).
+
+    With automatic points only, the bug's ``shortest_auto`` where it states one.
+    """
+    record = seeded_bug(bug)
+    if points == "auto-only" and record.shortest_auto is not None:
+        return record.shortest_auto
+    return record.shortest
 
 
-def _row(bug: str, result: CampaignResult) -> ZooRow:
+def _row(bug: str, result: CampaignResult, points: Points = "auto") -> ZooRow:
     finding = result.finding
     return ZooRow(
         bug=bug,
@@ -67,7 +75,7 @@ def _row(bug: str, result: CampaignResult) -> ZooRow:
         first_failure_seconds=result.first_failure_seconds,
         first_failure_examples=result.first_failure_examples,
         shrunk_moves=scenario_length(finding.moves) if finding else None,
-        shortest_moves=None if bug == "reference" else shortest_for(bug),
+        shortest_moves=None if bug == "reference" else shortest_for(bug, points),
         examples=result.examples,
         elapsed=result.elapsed,
     )
@@ -80,8 +88,14 @@ def run_zoo(
     seed: int = 0,
     services: ServiceConfig | None = None,
     on_row: Callable[[ZooRow], None] | None = None,
+    points: Points = "auto",
 ) -> list[ZooRow]:
-    """A campaign per bug, then one on the correct platform; one row each."""
+    """A campaign per bug, then one on the correct platform; one row each.
+
+    ``points`` says where runs interleave; with ``auto-only`` the platform's explicit
+    checkpoints are switched off, and each shrunk scenario is held to the bug's
+    ``shortest_auto``.
+    """
     unknown = sorted(set(bugs) - set(BUGS))
     if unknown:
         raise UsageError(f"unknown bug(s) {unknown}; choose from {list(BUGS)}")
@@ -94,11 +108,12 @@ def run_zoo(
             budget_seconds=budget_per_bug,
             seed=seed,
             services=services or ServiceConfig.from_env(),
+            limits=Limits(points=points),
         )
         result = run_campaign(config)
         if result.verdict == "interrupted":
             break
-        row = _row(name, result)
+        row = _row(name, result, points)
         rows.append(row)
         if on_row is not None:
             on_row(row)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "add_block_timeout_flag",
+    "add_points_flag",
     "add_report_flags",
     "add_service_flags",
     "duration_arg",
@@ -83,6 +84,19 @@ def add_service_flags(parser: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="how long a service may take to answer mid-campaign before the command ends "
         "with exit 3 naming it; a slow service is never a violation (default 10s)",
+    )
+
+
+def add_points_flag(parser: argparse.ArgumentParser, *, recorded: bool = False) -> None:
+    """``--points auto|explicit|auto-only``: which suspensions are interleaving points."""
+    default = "the scenario's recorded mode" if recorded else "auto"
+    parser.add_argument(
+        "--points",
+        choices=["auto", "explicit", "auto-only"],
+        default=None if recorded else "auto",
+        help="where runs may be interleaved: at every real await and every checkpoint() "
+        f"(auto), only at checkpoint() calls (explicit), or only at awaits (auto-only); "
+        f"default {default}",
     )
 
 

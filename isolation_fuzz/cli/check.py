@@ -16,7 +16,12 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from isolation_fuzz.cli._flags import add_service_flags, report_from, services_from
+from isolation_fuzz.cli._flags import (
+    add_points_flag,
+    add_service_flags,
+    report_from,
+    services_from,
+)
 from isolation_fuzz.cli.run import add_confirm_flag
 
 if TYPE_CHECKING:
@@ -38,6 +43,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     check.add_argument("--quiet", action="store_true", help="no progress bar")
     add_confirm_flag(check)
     add_service_flags(check)
+    add_points_flag(check)  # the campaign's; corpus scenarios replay as recorded
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -45,6 +51,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from isolation_fuzz.cli.run import run_with_report
     from isolation_fuzz.engine.campaign import CampaignConfig
     from isolation_fuzz.engine.events import CampaignAborted, CampaignStarted
+    from isolation_fuzz.engine.harness import Limits
     from isolation_fuzz.engine.reproduce import replay_all, scenario_files
     from isolation_fuzz.engine.scenario import load_scenario
     from isolation_fuzz.engine.stopping import StopRequested
@@ -63,6 +70,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         max_examples=args.max_examples,
         confirm=args.confirm,
         services=services,
+        limits=Limits(points=args.points),
     )
     run_report = report_from(args, f"check-{config.target.name}", notices=err)
     cases: list[JUnitCase] = []

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from isolation_fuzz.cli._flags import add_service_flags, services_from
+from isolation_fuzz.cli._flags import add_points_flag, add_service_flags, services_from
 
 __all__ = ["add_parser", "run"]
 
@@ -22,6 +22,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     replay.add_argument("--target", help="replay against this target instead of the recorded one")
     add_service_flags(replay)
+    add_points_flag(replay, recorded=True)
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -34,7 +35,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         path = export_test(scenario, Path(args.export_test))
         err.write(f"wrote regression test {path}\n")
     report = replay_scenario(
-        scenario, target=args.target, services=services_from(args), repeat=args.repeat
+        scenario, target=args.target, services=services_from(args), repeat=args.repeat,
+        points=args.points,
     )
     out.write(report.explain() + "\n")
     return 1 if report.reproduced else 0

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from isolation_fuzz.cli._flags import (
     add_block_timeout_flag,
+    add_points_flag,
     add_report_flags,
     add_service_flags,
     duration_arg,
@@ -67,6 +68,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_confirm_flag(run)
     add_service_flags(run)
     add_block_timeout_flag(run)
+    add_points_flag(run)
     add_report_flags(run)
     run.add_argument(
         "--database",
@@ -97,7 +99,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         seed=args.seed,
         confirm=args.confirm,
         services=services_from(args),
-        limits=Limits(block_timeout=args.block_timeout, fresh_target=args.fresh_target),
+        limits=Limits(block_timeout=args.block_timeout, fresh_target=args.fresh_target,
+                      points=args.points),
         database=open_database(args.database) if args.database else None,
     )
     report = report_from(args, args.target, notices=err)

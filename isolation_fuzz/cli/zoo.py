@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from isolation_fuzz.cli._flags import duration_arg
+from isolation_fuzz.cli._flags import add_points_flag, duration_arg
 from isolation_fuzz.errors import UsageError
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     zoo.add_argument("--seed", type=int, default=0, help="campaign seed (default 0)")
     zoo.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
+    add_points_flag(zoo)
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -46,7 +47,8 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write("zoo: " + " | ".join(format_row(row)) + f" ({row.elapsed:.0f}s)\n")
         err.flush()
 
-    rows = run_zoo(bugs, budget_per_bug=args.budget_per_bug, seed=args.seed, on_row=progress)
+    rows = run_zoo(bugs, budget_per_bug=args.budget_per_bug, seed=args.seed, on_row=progress,
+                   points=args.points)
     received = signalled()
     table = format_zoo(rows)
     if received is not None:  # the rows it has, without the PASS/FAIL of a finished zoo

@@ -263,6 +263,7 @@ class Execution:
     def _fail(self, violations: list[Violation]) -> NoReturn:
         self.harness.stats.saw_violation()
         failure = IsolationViolated(violations, self.user_ids(), list(self.moves), self.history)
+        failure.points = self.controller.points
         if self.harness.on_failure is not None:
             self.harness.on_failure(failure)
         raise failure

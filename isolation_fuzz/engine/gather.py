@@ -35,6 +35,8 @@ def gather(
     starts: Sequence[tuple[str, str, Plan]],
     rng: random.Random,
     max_jitter: float = 0.002,
+    *,
+    marked: bool = False,
 ) -> None:
     """Run several plans at once in one move: ``(identity, thread, plan)`` each.
 
@@ -42,6 +44,9 @@ def gather(
     pausing for the scheduler, so the event loop decides the interleaving: what a
     ``gather`` with jitter explores, and why such a test cannot replay what it finds.
     A run that has not ended after four block timeouts is recorded as blocked.
+    With ``max_jitter`` 0 the checkpoints do nothing at all: the runs are simply
+    gathered (:mod:`isolation_fuzz.engine.plainly`).  ``marked``: the plans already
+    carry their canaries (a recorded finding's).
     """
     ex = execution
     # Private pieces of the example on purpose: a gathered run must be numbered,
@@ -49,7 +54,7 @@ def gather(
     step = ex._next_step()
     jobs = []
     for name, thread_id, plan in starts:
-        run_id, _, fn = ex._launch(step, name, thread_id, plan)
+        run_id, _, fn = ex._launch(step, name, thread_id, plan, marked=marked)
         jobs.append((run_id, fn, rng.random()))
     outcomes: dict[str, StepOutcome] = {}
 
@@ -59,7 +64,7 @@ def gather(
         async def hook(label: str) -> None:
             await anyio.sleep(jitter.uniform(0, max_jitter))
 
-        with installed_hook(hook):
+        with installed_hook(hook if max_jitter > 0 else None):
             try:
                 outcomes[run_id] = StepOutcome("finished", result=await fn())
             except Exception as exc:  # a failing run is an outcome, as in Execution.step

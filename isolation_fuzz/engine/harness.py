@@ -33,6 +33,7 @@ from typing import Any
 from isolation_fuzz.capabilities import Capabilities
 from isolation_fuzz.engine.history import History
 from isolation_fuzz.engine.identity import AuthConfig, Redactor
+from isolation_fuzz.engine.points import Points
 from isolation_fuzz.engine.schedule import CampaignLoop, RunController
 from isolation_fuzz.engine.trace import Move
 from isolation_fuzz.model import EventDelivered, Violation
@@ -68,6 +69,9 @@ class Limits:
     #: Run every agent run start to end in one move (no interleaving): the baseline
     #: that shows what the interleaving itself finds.
     atomic_runs: bool = False
+    #: Which suspensions are interleaving points: ``auto`` (every real await and every
+    #: explicit checkpoint), ``explicit`` or ``auto-only`` (:mod:`.points`, issue 12).
+    points: Points = "auto"
     #: Open a new target from the factory after every example (``--fresh-target``), for
     #: systems whose in-process state ``reset()`` cannot enumerate (engine/fresh.py).
     fresh_target: bool = False
@@ -190,6 +194,9 @@ class Harness:
 
 class IsolationViolated(AssertionError):
     """Raised when the oracle finds violations; carries the evidence and the moves."""
+
+    #: The interleaving points the example ran with (a scenario must replay with them).
+    points: Points = "explicit"
 
     def __init__(
         self,

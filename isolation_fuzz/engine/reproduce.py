@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from isolation_fuzz._atomic import write_atomic
 from isolation_fuzz.engine.harness import Harness, Limits
+from isolation_fuzz.engine.points import Points
 from isolation_fuzz.engine.replay import Replayed, perform
 from isolation_fuzz.engine.scenario import Scenario, load_scenario
 from isolation_fuzz.engine.session import open_session
@@ -91,14 +92,21 @@ def replay_scenario(
     target: str | TargetSpec | None = None,
     services: ServiceConfig | None = None,
     repeat: int = 1,
+    points: Points | None = None,
 ) -> ReplayReport:
-    """Perform ``scenario`` ``repeat`` times against its target (or ``target``)."""
+    """Perform ``scenario`` ``repeat`` times against its target (or ``target``).
+
+    It replays with the interleaving points it was recorded with, unless ``points``
+    says otherwise (a replay in another mode is another example, and diverges).
+    """
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     if isinstance(target, str):
         target = TargetSpec(target, scenario.target.transport)
     spec = target or scenario.target
     services = services or ServiceConfig.from_env()
+    if points is not None:
+        scenario = replace(scenario, points=points)
     return replay_all([scenario], spec, services, repeat)[0]
 
 
@@ -108,16 +116,17 @@ def replay_all(
     services: ServiceConfig,
     repeat: int = 1,
 ) -> list[ReplayReport]:
-    """Replay several scenarios, opening one session per distinct target."""
+    """Replay several scenarios, one session per distinct target and interleaving points."""
     if repeat < 1:
         raise UsageError(f"--repeat must be at least 1, got {repeat}")
-    by_target: dict[TargetSpec, list[int]] = {}
+    by_target: dict[tuple[TargetSpec, Points], list[int]] = {}
     for index, scenario in enumerate(scenarios):
-        by_target.setdefault(target or scenario.target, []).append(index)
+        key = (target or scenario.target, scenario.points)
+        by_target.setdefault(key, []).append(index)
     reports: dict[int, ReplayReport] = {}
-    for spec, indices in by_target.items():
+    for (spec, points), indices in by_target.items():
         check_signals()
-        with open_session(spec, services, Limits()) as session:
+        with open_session(spec, services, Limits(points=points)) as session:
             for index in indices:
                 reports[index] = confirm(session.harness, scenarios[index], repeat, spec)
     return [reports[i] for i in range(len(scenarios))]

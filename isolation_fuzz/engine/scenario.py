@@ -4,8 +4,10 @@ Hypothesis's own replay keys hash the test's source and its blobs depend on its
 version, so they break when code changes.  A scenario holds the case itself: the
 target, the identities (user ids and the shape of their claims; tokens are minted
 afresh on replay and never stored), the moves in order with each plan, forged
-attempts and outcome, and the violations it showed.  Loading is data only (JSON,
-validated field by field; no pickle, no eval).
+attempts and outcome, and the violations it showed, and which interleaving points
+it ran with (``points``; a file without one predates automatic points and replays
+with ``explicit``).  Loading is data only (JSON, validated field by field; no pickle,
+no eval).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from isolation_fuzz._atomic import write_atomic
+from isolation_fuzz.engine.points import Points
 from isolation_fuzz.engine.scenario_shape import LIMITS, ShapeError, check_limits, check_scenario
 from isolation_fuzz.engine.trace import Move
 from isolation_fuzz.errors import UsageError
@@ -58,6 +61,8 @@ class Scenario:
         default_factory=lambda: {"alg": "HS256", "iss": "isolation-fuzz", "aud": "agent-platform"}
     )
     tool_version: str = field(default_factory=_version)
+    #: The interleaving points it was recorded with; a replay uses the same.
+    points: Points = "explicit"
 
     @property
     def invariants(self) -> frozenset[str]:
@@ -71,6 +76,7 @@ class Scenario:
             "target": self.target.to_json(),
             "seed": self.seed,
             "shrunk": self.shrunk,
+            "points": self.points,
             "claims": dict(self.claims),
             "identities": dict(self.identities),
             "moves": [move.to_json() for move in self.moves],
@@ -105,6 +111,7 @@ class Scenario:
                 seed=data.get("seed"),
                 claims={str(k): str(v) for k, v in dict(data.get("claims") or {}).items()},
                 tool_version=str(data.get("tool_version", "unknown")),
+                points=data.get("points", "explicit"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise bad(f"a field has the wrong shape ({exc})") from None

@@ -24,6 +24,7 @@ import unicodedata
 from collections.abc import Collection
 from typing import Any, Final
 
+from isolation_fuzz.engine.points import POINTS_MODES
 from isolation_fuzz.model import STORES, TOOLS
 
 __all__ = ["LIMITS", "ShapeError", "check_limits", "check_scenario", "check_user_id"]
@@ -111,6 +112,7 @@ def check_scenario(data: Any) -> None:
     if seed is not None and isinstance(seed, bool):
         raise ShapeError("seed", "must be an integer or null, got a boolean")
     _field(data, "shrunk", bool, optional=True)
+    _choice(data, "points", POINTS_MODES, path="", optional=True)
     claims = _field(data, "claims", dict, optional=True) or {}
     for key, value in claims.items():
         _expect(value, str, f"claims.{key}")

@@ -8,7 +8,8 @@ run and returns when it reaches its next checkpoint, finishes, fails, or is
 run is paused, typically because it waits on a lock a paused run holds; a slow or
 stalled service is never "blocked", see :mod:`isolation_fuzz.engine.stall`).  The
 same sequence of starts and steps over the same target therefore produces the same
-history.
+history.  Which suspensions are points (every real await, explicit checkpoints, or
+both) is the controller's ``points`` mode, see :mod:`isolation_fuzz.engine.points`.
 
 `CampaignLoop` keeps one event loop alive for a whole campaign (anyio's blocking
 portal), so that services, pools and servers outlive the examples that use them.
@@ -16,6 +17,7 @@ portal), so that services, pools and servers outlive the examples that use them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, ExitStack
 from dataclasses import dataclass, field
@@ -26,6 +28,7 @@ from anyio.abc import TaskGroup
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from isolation_fuzz.checkpoint import installed_hook
+from isolation_fuzz.engine.points import POINTS_MODES, Points, RunHook
 from isolation_fuzz.engine.stall import DEFAULT_SERVICE_TIMEOUT, Probe, StallPolicy
 from isolation_fuzz.errors import UsageError
 
@@ -79,10 +82,15 @@ class RunController:
         *,
         service_timeout: float = DEFAULT_SERVICE_TIMEOUT,
         probe: Probe | None = None,
+        points: Points = "auto",
     ) -> None:
         if block_timeout <= 0:
             raise UsageError(f"block_timeout must be positive, got {block_timeout}")
+        if points not in POINTS_MODES:
+            raise UsageError(f"points must be one of {list(POINTS_MODES)}, got {points!r}")
         self.block_timeout = block_timeout
+        #: Which suspensions of a run are interleaving points (issue 12).
+        self.points: Points = points
         #: Who decides whether a silent run is blocked or its services are at fault.
         self.stalls = StallPolicy(block_timeout, service_timeout, probe)
         self._runs: dict[str, _Run] = {}  # unfinished runs (paused or blocked), by start order
@@ -222,11 +230,14 @@ class RunController:
                 run.outcome = outcome
                 run.stopped.set()
 
+        hook = RunHook(pause, self.points)
+        hook.task = asyncio.current_task()
         try:
-            # The hook lives in this task's context (and its children's), nowhere else.
-            with run.scope, installed_hook(pause):
+            # The hook lives in this task's context (and its children's, which it never
+            # pauses), nowhere else.
+            with run.scope, installed_hook(hook):
                 try:
-                    result = await fn()
+                    result = await hook.drive(fn)
                 except Exception as exc:  # a failing run is an outcome, not a crash
                     settle(StepOutcome("failed", error=exc))
                 else:

@@ -76,7 +76,8 @@ def open_session(
         probe = partial(probe_services, urls, services.service_timeout)
         controller = loop.enter_async(
             RunController(
-                limits.block_timeout, service_timeout=services.service_timeout, probe=probe
+                limits.block_timeout, service_timeout=services.service_timeout, probe=probe,
+                points=limits.points,
             )
         )
         stats = Stats()

@@ -44,6 +44,9 @@ class SeededBug:
             violate at least one of them.
         open_target: the target factory of the variant (``variant(part=...)``).
         summary: one line saying what is wrong (the module docstring's first line).
+        shortest_auto: the same length with automatic points only (explicit
+            checkpoints off, ``--points auto-only``), where it differs; ``None``:
+            the same as ``shortest``.
     """
 
     name: str
@@ -51,6 +54,7 @@ class SeededBug:
     trips: tuple[str, ...]
     open_target: TargetFactory = field(repr=False, compare=False)
     summary: str
+    shortest_auto: int | None = None
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier():

@@ -1,0 +1,268 @@
+"""Interleaving points at every real await: a run is driven the way ``asyncio.Task`` drives it.
+
+Design note (issue 12).  Before, a run moved only between the ``checkpoint()`` calls
+its code made, so a system with none ran every run start to end in one move and its
+races could not show.  Now the controller drives each run's coroutine itself:
+:class:`Driven` is an awaitable whose ``__await__`` calls ``coro.send`` /
+``coro.throw`` as a ``Task`` does.  When the coroutine yields a pending future (a
+socket read in redis-py or asyncpg, a worker thread behind ``anyio.to_thread``, a
+sleep, a lock), the future is yielded on to the real task, so the event loop
+completes it while the other runs stay paused: a run waits on its *own* I/O, never
+on a paused run, and pausing creates no deadlock.  Once it is done, and before the
+coroutine resumes, the run pauses at an **automatic point** labelled with the
+innermost frame of the target's own code (``module:function:line``, walking
+``cr_await`` / ``gi_yieldfrom`` and skipping asyncio, anyio, the drivers and the
+engine) and, where known, the driver operation (``redis GET``, ``asyncpg fetch``,
+``clickhouse query``).  A bare ``yield`` (``sleep(0)``) is a point too.
+Cancellation and errors are thrown into the coroutine with ``coro.throw``.
+
+Stable steps.  A replay must do what the recording did, but the number of raw
+suspensions of one driver call varies with timing (a response read in one or two
+chunks, a connection opened on first use).  Chosen rule: *a point is the first
+real suspension of each await expression of the target's own code*.  Consecutive
+suspensions with the same key (the own-code frame, its ``f_lasti`` and the very
+awaitable it waits on, held so its id cannot be reused) make one point; a future
+that is already done counts for nothing; driver background tasks are other tasks
+and never count.  The pause comes after that first suspension completes, so a
+worker-thread call pauses after anyio's opening ``sleep(0)``, before the thread
+starts and before the capacity limiter is taken, and a command on an open
+connection pauses after its reply arrived.  Why not "the last suspension": which
+one is last is known only once the target's code has run on, past the point.
+Why not every raw suspension: their count is timing, and a replay would diverge.
+
+Held connections.  A run never pauses while it holds a pooled Postgres connection
+(any asyncpg frame in the await chain, or a checked-out asyncpg connection in a
+local of the target's frames): paused there, it would hold a pool slot and row
+locks that the next run then waits on, a deadlock the real system never has.  Its
+transaction is one step, as the reference platform's explicit checkpoints made it.
+
+Explicit checkpoints.  The hook a run installs (:class:`RunHook`) is still what
+``checkpoint()`` calls; while its pause waits, suspensions add no second point (a
+flag on the run).  ``installed_hook(None)`` (a run's shielded clean-up) switches
+automatic points off too.  Tasks a run starts are not the run: they copy its
+context, but the hook pauses only the run's own task, so a background flusher runs
+freely and never makes a correct system look blocked.
+
+Modes (:data:`POINTS_MODES`): ``auto`` (automatic points and explicit checkpoints,
+the default), ``explicit`` (only ``checkpoint()`` calls: the coroutine is awaited
+plainly, exactly as before, so a seed explores the same examples) and ``auto-only``
+(explicit checkpoints ignored: what a system without markers gets).
+
+Never inside a shield: a suspension in a shielded anyio cancel scope of the run
+(anyio's ``cancel_shielded_checkpoint`` in a lock's acquire, a shielded clean-up)
+is no point, since a run paused there could not be cancelled when the example ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from types import FrameType
+from typing import Any, Final, Literal, get_args
+
+# Private to anyio, read only: which cancel scopes a task is in (see _shielded).
+from anyio._backends._asyncio import _task_states
+
+from isolation_fuzz.checkpoint import current_hook
+
+__all__ = ["POINTS_MODES", "Driven", "Points", "RunHook", "describe_wait"]
+
+Points = Literal["auto", "explicit", "auto-only"]
+#: Every interleaving-point mode, the default first.
+POINTS_MODES: Final[tuple[str, ...]] = get_args(Points)
+
+#: Modules whose frames are never "the target's own code".
+_SKIPPED: Final = (
+    "asyncio", "anyio", "redis", "asyncpg", "clickhouse_connect", "websockets", "chdb",
+    "contextlib", "concurrent", "sniffio", "async_timeout", "hiredis", "functools",
+    "isolation_fuzz.engine", "isolation_fuzz.services", "isolation_fuzz.checkpoint",
+)
+
+
+class RunHook:
+    """The hook a run installs: explicit checkpoints call it, :class:`Driven` asks it.
+
+    Args:
+        pause: the controller's pause for this run (returns when the run is stepped).
+        mode: which points this run has.
+    """
+
+    def __init__(self, pause: Callable[[str], Awaitable[None]], mode: Points) -> None:
+        self._pause = pause
+        self.mode = mode
+        #: The run's own task (set when it starts); other tasks are never paused.
+        self.task: asyncio.Task[Any] | None = None
+        #: True while a pause waits: its own suspensions are no points.
+        self.pausing = False
+
+    async def __call__(self, label: str) -> None:
+        """An explicit ``checkpoint(label)`` in the run's code."""
+        if self.mode == "auto-only" or self.pausing or asyncio.current_task() is not self.task:
+            return
+        await self.pause(label)
+
+    async def pause(self, label: str) -> None:
+        """Hand control back to the controller until the run is stepped again."""
+        self.pausing = True
+        try:
+            await self._pause(label)
+        finally:
+            self.pausing = False
+
+    def wants_auto(self) -> bool:
+        """Whether a suspension now may be an automatic point (this hook is in force)."""
+        return not self.pausing and current_hook() is self and not _shielded(self.task)
+
+    async def drive(self, fn: Callable[[], Awaitable[Any]]) -> Any:
+        """Await ``fn()``: plainly in ``explicit`` mode, else step by step (:class:`Driven`)."""
+        if self.mode == "explicit":
+            return await fn()
+
+        async def call() -> Any:
+            return await fn()
+
+        return await Driven(call(), self)
+
+
+class Driven:
+    """Awaits a coroutine the way ``asyncio.Task`` steps it, with a point after each wait."""
+
+    __slots__ = ("_coro", "_hook")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], hook: RunHook) -> None:
+        self._coro = coro
+        self._hook = hook
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, hook = self._coro, self._hook
+        value: Any = None
+        error: BaseException | None = None
+        last: tuple[Any, ...] | None = None
+        while True:
+            try:
+                yielded = coro.send(value) if error is None else coro.throw(error)
+            except StopIteration as stop:
+                return stop.value
+            value, error = None, None
+            label: str | None = None
+            if hook.wants_auto() and not (isinstance(yielded, asyncio.Future) and yielded.done()):
+                key, label, holding = _inspect(coro)
+                if holding or (last is not None and _same(key, last)):
+                    label = None
+                last = key
+            try:
+                value = yield yielded
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # forwarded into the coroutine, as a Task does
+                error = exc
+            if label is not None and not isinstance(error, asyncio.CancelledError):
+                try:
+                    yield from hook.pause(label).__await__()
+                except GeneratorExit:
+                    coro.close()
+                    raise
+                except BaseException as exc:  # cancelled while paused: into the coroutine
+                    error = exc
+
+
+def _shielded(task: asyncio.Task[Any] | None) -> bool:
+    """Whether ``task`` is inside a shielded anyio cancel scope of its own.
+
+    A run paused there could never be cancelled (the controller's close would hang):
+    anyio's own ``cancel_shielded_checkpoint`` in a lock's acquire, a clean-up.
+    """
+    state = _task_states.get(task) if task is not None else None
+    scope = getattr(state, "cancel_scope", None)
+    while scope is not None and getattr(scope, "_host_task", None) is task:
+        if scope.shield:
+            return True
+        scope = getattr(scope, "_parent_scope", None)
+    return False
+
+
+def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    return a[0] is b[0] and a[1] == b[1] and a[2] is b[2]
+
+
+def _chain(coro: Any) -> list[tuple[FrameType, Any]]:
+    """The frames of the await chain, outermost first, each with what it awaits."""
+    out: list[tuple[FrameType, Any]] = []
+    current = coro
+    while current is not None:
+        frame = (getattr(current, "cr_frame", None) or getattr(current, "gi_frame", None)
+                 or getattr(current, "ag_frame", None))
+        if frame is None:
+            break
+        awaited = (getattr(current, "cr_await", None) or getattr(current, "gi_yieldfrom", None)
+                   or getattr(current, "ag_await", None))
+        out.append((frame, awaited))
+        current = awaited
+    return out
+
+
+def _module(frame: FrameType) -> str:
+    return str(frame.f_globals.get("__name__", ""))
+
+
+def _own(module: str) -> bool:
+    return not any(module == p or module.startswith(p + ".") for p in _SKIPPED)
+
+
+def _inspect(coro: Any) -> tuple[tuple[Any, ...], str, bool]:
+    """The coalescing key, the label and whether the run holds a pooled connection."""
+    chain = _chain(coro)
+    if not chain:
+        return (None, -1, None), "await", False
+    own = chain[0]  # no frame of the target's own: the run's outermost frame
+    holding = False
+    for frame, awaited in chain:
+        module = _module(frame)
+        if module.startswith("asyncpg"):
+            holding = True
+        elif _own(module):
+            own = (frame, awaited)
+            holding = holding or _holds_connection(frame)
+    frame, awaited = own
+    where = f"{_module(frame)}:{frame.f_code.co_name}:{frame.f_lineno}"
+    op = describe_wait([f for f, _ in chain])
+    return (frame, frame.f_lasti, awaited), f"{where} {op}" if op else where, holding
+
+
+def _holds_connection(frame: FrameType) -> bool:
+    """Whether a local of ``frame`` is a checked-out asyncpg connection or transaction."""
+    for value in frame.f_locals.values():
+        kind = type(value)
+        if not kind.__module__.startswith("asyncpg"):
+            continue
+        if kind.__name__ == "PoolConnectionProxy" and getattr(value, "_con", None) is not None:
+            return True
+        if kind.__name__ == "Connection" and value.is_in_transaction():
+            return True
+    return False
+
+
+def describe_wait(frames: list[FrameType]) -> str:
+    """The driver operation a run waits in, where known: ``redis GET``, ``asyncpg fetch``."""
+    for frame in frames:
+        module, name = _module(frame), frame.f_code.co_name
+        if module.startswith("redis.") and name == "execute_command":
+            args = frame.f_locals.get("args") or ("?",)
+            return f"redis {str(args[0]).upper()}"
+        if module == "asyncpg.connection" and not name.startswith("_"):
+            return f"asyncpg {name}"
+        if module.startswith("anyio.") and name == "run_sync_in_worker_thread":
+            func = frame.f_locals.get("func")
+            inner = getattr(func, "func", func)  # a functools.partial's function
+            owner = type(getattr(inner, "__self__", None)).__module__
+            what = getattr(inner, "__name__", "call")
+            return f"clickhouse {what}" if owner.startswith("clickhouse_connect") else (
+                f"thread {what}")
+        if module == "asyncio.tasks" and name == "sleep":
+            return "sleep"
+        if module in ("asyncio.locks", "asyncio.queues") or (
+            module.startswith("anyio.") and name in ("acquire", "wait", "receive", "send")
+        ):
+            return f"{module.rsplit('.', 1)[-1]} {name}"
+    return ""
