@@ -248,6 +248,11 @@ def summary_of(
             "k": result.reproduced, "n": result.confirm_runs,
             "text": f"reproduced {result.reproduced}/{result.confirm_runs}",
         },
+        "gathered": None if result.finding is None or result.finding.gathered is None else {
+            "k": result.finding.gathered[0], "n": result.finding.gathered[1],
+            "text": result.finding.gathered_text(),
+        },
+        "points": result.finding.points if result.finding else None,
         "counts": _counts(result.finding.violations if result.finding else ()),
         "runs": result.runs.to_json(),
         "declared": result.declared.to_json(),

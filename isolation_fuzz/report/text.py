@@ -83,7 +83,9 @@ def format_result(result: CampaignResult) -> str:
     confirmed = "" if result.reproduced is None else (
         f", reproduced {result.reproduced}/{result.confirm_runs}"
     )
-    lines = [head, f"verdict: VIOLATION{shrunk}{confirmed}", ""]
+    lines = [head, f"verdict: VIOLATION{shrunk}{confirmed}"]
+    gathered = finding.gathered_text()  # would plain concurrency have caught it? (issue 12)
+    lines += [f"plain concurrency: {gathered}", ""] if gathered else [""]
     moves = scenario_length(finding.moves)
     lines.append(f"shortest failing scenario found ({moves} move(s) before the final reads):")
     lines.append(format_moves(finding.identities, finding.moves))
