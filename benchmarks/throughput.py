@@ -13,6 +13,9 @@ The ratio is what the fuzzer's bookkeeping costs.  Each campaign runs twice, in 
 same process on the same engines' setup: with ``reset()`` between examples (the fast
 path) and with a fresh target per example (``Limits(fresh_target=True)``, the factory
 called again: for the reference platform, its schema checked and its pools reopened).
+With ``reset()`` it also runs once per interleaving-point mode (issue 12): explicit
+checkpoints only, automatic points plus explicit ones (``auto``, the default) and
+automatic points only, so their moves/s stand side by side from one run.
 Writes
 benchmarks/results/throughput.md and throughput.json.
 
@@ -33,6 +36,7 @@ import anyio
 
 from isolation_fuzz.engine.campaign import CampaignConfig, run_campaign
 from isolation_fuzz.engine.harness import Limits
+from isolation_fuzz.engine.points import Points
 from isolation_fuzz.platform import schema
 from isolation_fuzz.services import ServiceConfig, ServiceSet, open_services
 
@@ -86,10 +90,12 @@ async def _raw(config: ServiceConfig, seconds: float) -> dict[str, float]:
 
 
 def measure(
-    name: str, config: ServiceConfig, examples: int, raw: dict[str, float], fresh: bool = False
+    name: str, config: ServiceConfig, examples: int, raw: dict[str, float], fresh: bool = False,
+    points: Points = "auto",
 ) -> dict[str, Any]:
     result = run_campaign(CampaignConfig(
-        max_examples=examples, seed=42, services=config, limits=Limits(fresh_target=fresh)
+        max_examples=examples, seed=42, services=config,
+        limits=Limits(fresh_target=fresh, points=points),
     ))
     seconds = result.fuzzing_seconds
     # A tool call is one store operation; the plans spread them over the three stores,
@@ -99,6 +105,7 @@ def measure(
     return {
         "setup": name,
         "between_examples": "fresh target" if fresh else "reset()",
+        "points": points,
         "services": result.services,
         "examples": result.examples,
         "moves": result.steps,
@@ -125,24 +132,30 @@ def main() -> None:
     rows = []
     for name, config in setups:
         raw = anyio.run(_raw, config, 3.0)
-        rows += [measure(name, config, args.examples, raw, fresh) for fresh in (False, True)]
+        rows += [measure(name, config, args.examples, raw, False, points)
+                 for points in ("explicit", "auto", "auto-only")]
+        rows.append(measure(name, config, args.examples, raw, True, "auto"))
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     lines = [
         "# Throughput", "", f"Machine: {machine}. Campaign: quick profile, seed 42, "
         f"{args.examples} examples, reference platform, in-process events.", "",
-        "| setup | between examples | moves/s | examples/s | tool calls/s (fuzzed) | raw ops/s "
-        "redis / postgres / clickhouse | raw mixed ops/s | raw : fuzzed | verdict |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| setup | between examples | points | moves/s | examples/s | tool calls/s (fuzzed) | "
+        "raw ops/s redis / postgres / clickhouse | raw mixed ops/s | raw : fuzzed | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         raw = r["raw_ops_per_second"]
         lines.append(
-            f"| {r['setup']} | {r['between_examples']} | {r['moves_per_second']} | "
+            f"| {r['setup']} | {r['between_examples']} | {r['points']} | "
+            f"{r['moves_per_second']} | "
             f"{r['examples_per_second']} | "
             f"{r['tool_calls_per_second']} | {raw['redis']} / {raw['postgres']} / "
             f"{raw['clickhouse']} | {r['raw_mixed_ops_per_second']} | {r['ratio']}x | "
             f"{r['verdict']} |"
         )
+    side = ", ".join(f"{r['points']} {r['moves_per_second']}" for r in rows
+                     if r["between_examples"] == "reset()" and r["setup"] == "embedded")
+    lines += ["", f"Moves/s by interleaving points, side by side (embedded, reset()): {side}."]
     lines += ["", "A move is one state-machine rule: start a run, step it, let it finish, "
               "look, forge a token; each performs several store operations and event "
               "deliveries, plus the oracle's check of the whole history. A tool call is "
@@ -151,7 +164,9 @@ def main() -> None:
               "events, canaries or oracle) than inside a campaign. `reset()` keeps one "
               "target open and clears each example's data; `fresh target` "
               "(`--fresh-target`) also closes it and calls the factory again after every "
-              "example."]
+              "example. `points`: where runs may be interleaved (`--points`): only at "
+              "`checkpoint()` calls (explicit), at every real await as well (auto), or at "
+              "awaits only (auto-only); more points mean more, shorter moves."]
     table = "\n".join(lines)
     print(table)
     RESULTS.mkdir(exist_ok=True)

@@ -1,6 +1,10 @@
 """Every seeded bug, the same time budget, four ways of looking for it, side by side.
 
-* isolation-fuzz: a quick-profile campaign (shrinking off: this measures finding).
+* isolation-fuzz: a quick-profile campaign (shrinking off: this measures finding),
+  with the default interleaving points (every real await and every checkpoint).
+* automatic points only: the same campaign with the platform's explicit
+  ``checkpoint()`` calls switched off (``--points auto-only``, issue 12): what a
+  system with no markers at all gets.
 * baseline A: the stress test teams write by hand. Each round logs in three users
   with plain ids (``alice``, ``bob``, ``carol``), starts two or three plans each,
   all together with ``gather`` and a random sleep at every checkpoint, then every
@@ -34,6 +38,7 @@ from typing import Any
 from isolation_fuzz.engine.campaign import CampaignConfig, run_campaign
 from isolation_fuzz.engine.execution import Execution, IsolationViolated, Limits
 from isolation_fuzz.engine.gather import gather
+from isolation_fuzz.engine.points import Points
 from isolation_fuzz.engine.session import open_session
 from isolation_fuzz.model import STORES, ToolCall
 from isolation_fuzz.platform.bugs import BUGS, seeded_bug
@@ -48,8 +53,8 @@ CONFUSABLE = (
     ("u1", "u10"), ("a", "a:b"), ("x*", "x1"), ("x?", "x1"), ("a[1]", "a1"), ("a%", "az"),
     ("a_", "az"), ("user", "USER"), ("é", unicodedata.normalize("NFD", "é")), ("u1", "u1 "),
 )
-APPROACHES = ("isolation-fuzz", "A: gather+jitter", "A+: gather, confusable ids",
-              "B: no interleaving")
+APPROACHES = ("isolation-fuzz", "automatic points only", "A: gather+jitter",
+              "A+: gather, confusable ids", "B: no interleaving")
 
 
 def _plan(rng: random.Random) -> tuple[ToolCall, ...]:
@@ -92,11 +97,14 @@ def stress(target: str, budget: float, seed: int, confusable: bool) -> dict[str,
     return {"caught": False, "seconds": None, "examples": rounds, "invariants": []}
 
 
-def fuzz(target: str, budget: float, seed: int, atomic: bool) -> dict[str, Any]:
+def fuzz(
+    target: str, budget: float, seed: int, atomic: bool, points: Points = "auto"
+) -> dict[str, Any]:
     """isolation-fuzz (or baseline B): a campaign stopped at its first failure."""
     result = run_campaign(CampaignConfig(
         target=TargetSpec(target), max_examples=1_000_000, budget_seconds=budget, seed=seed,
-        services=ServiceConfig.from_env(), limits=Limits(atomic_runs=atomic), shrink=False,
+        services=ServiceConfig.from_env(), limits=Limits(atomic_runs=atomic, points=points),
+        shrink=False,
     ))
     finding = result.finding
     return {
@@ -110,6 +118,7 @@ def fuzz(target: str, budget: float, seed: int, atomic: bool) -> dict[str, Any]:
 def measure(target: str, budget: float, seed: int) -> dict[str, Any]:
     return {
         "isolation-fuzz": fuzz(target, budget, seed, atomic=False),
+        "automatic points only": fuzz(target, budget, seed, atomic=False, points="auto-only"),
         "A: gather+jitter": stress(target, budget, seed, confusable=False),
         "A+: gather, confusable ids": stress(target, budget, seed, confusable=True),
         "B: no interleaving": fuzz(target, budget, seed, atomic=True),
