@@ -33,6 +33,10 @@ What each field changes:
   event last and once, no event twice, in ``seq`` order); events of any other kind
   are still routed, carried and checked for routing and canaries, never rejected.
   With the default five kinds the exact per-tool-call lifecycle is checked, as before.
+* ``tools``: the tools drawn into plans.  The default is the five every target
+  has (remember, recall, list, aggregate, forget); a target that implements
+  ``scratch`` (keep a value in the request's own scratch and read it back) adds it,
+  and its request-scoped data is then checked by ``read_your_writes`` (issue 13).
 * ``user_ids``: a predicate (``str -> bool``) or a Hypothesis strategy of valid ids.
   Generated ids that fail a predicate are replaced by valid ones of the same
   adversarial family where possible, and the report counts them; a strategy is drawn
@@ -54,7 +58,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, cast
 
 from isolation_fuzz.errors import UsageError
-from isolation_fuzz.model import EVENT_KINDS, STORES, Store
+from isolation_fuzz.model import CORE_TOOLS, EVENT_KINDS, STORES, TOOLS, Store
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -109,6 +113,8 @@ class Capabilities:
         end_kinds: The kinds, among ``event_kinds``, of the event that ends a run.
         user_ids: A predicate ``str -> bool`` or a Hypothesis strategy of the user
             ids the target accepts; None accepts every generated id.
+        tools: The tools drawn into plans (kept in `isolation_fuzz.model.TOOLS` order);
+            the default leaves out ``scratch``, which a target must implement to get.
     """
 
     stores: tuple[Store, ...] = STORES
@@ -116,6 +122,7 @@ class Capabilities:
     begin_kinds: tuple[str, ...] = DEFAULT_BEGIN_KINDS
     end_kinds: tuple[str, ...] = DEFAULT_END_KINDS
     user_ids: Callable[[str], bool] | SearchStrategy[str] | None = None
+    tools: tuple[str, ...] = CORE_TOOLS
 
     def __post_init__(self) -> None:
         stores = _names("stores", self.stores)
@@ -152,6 +159,15 @@ class Capabilities:
                 f"capabilities: {sorted(both)[0]!r} is both a begin and an end kind; "
                 "a run's first and last events must be of different kinds"
             )
+        tools = _names("tools", self.tools)
+        stray_tools = [t for t in tools if t not in TOOLS]
+        if stray_tools or not tools:
+            raise UsageError(
+                f"capabilities: unknown tool {stray_tools[0]!r}; declare some of "
+                f"{', '.join(TOOLS)}" if stray_tools else
+                "capabilities: tools is empty; declare at least one of " + ", ".join(TOOLS)
+            )
+        object.__setattr__(self, "tools", tuple(t for t in TOOLS if t in tools))
         rule = self.user_ids
         if rule is not None and not callable(rule) and not _is_strategy(rule):
             raise UsageError(
@@ -198,6 +214,7 @@ class Capabilities:
             "begin_kinds": list(self.begin_kinds),
             "end_kinds": list(self.end_kinds),
             "user_ids": described,
+            "tools": list(self.tools),
         }
 
     @classmethod

@@ -32,6 +32,7 @@ __all__ = [
     "ForgedTokenEvidence",
     "LifecycleEvidence",
     "LostWriteEvidence",
+    "ReadAnomalyEvidence",
     "ResidueEvidence",
     "evidence_from_json",
 ]
@@ -138,6 +139,35 @@ class LostWriteEvidence(Evidence):
     expected: str | None
     acceptable: list[str | None]
     got: Any
+    step: int
+
+
+@dataclass(frozen=True, eq=False)
+class ReadAnomalyEvidence(Evidence):
+    """A read (call ``index`` of ``run_id``) that the identity's model does not explain.
+
+    ``key`` is the key (or scratch value) in question; ``expected`` what the model
+    says it should be (a value, or ``"present"`` / ``"absent"``), ``acceptable`` every
+    legitimate outcome given concurrent writes, ``got`` what the read returned, and
+    ``culprits`` the runs (or, for a foreign key name, the identity) to blame.
+    """
+
+    anomalies: ClassVar[tuple[str, ...]] = (
+        "StaleRead",
+        "DataDestroyedByAnotherIdentity",
+        "DataDestroyedByAnotherRun",
+        "ForeignKeyName",
+    )
+
+    run_id: str
+    index: int
+    tool: str
+    store: str
+    key: str | None
+    expected: Any
+    acceptable: list[Any]
+    got: Any
+    culprits: list[str]
     step: int
 
 

@@ -15,10 +15,12 @@ from typing import Any, Literal, Self, cast, get_args
 from isolation_fuzz.evidence import evidence_from_json
 
 __all__ = [
+    "CORE_TOOLS",
     "EVENT_KINDS",
     "RECORD_TYPES",
     "STORES",
     "TOOLS",
+    "VALUED_TOOLS",
     "ConnectionClosed",
     "ConnectionOpened",
     "Event",
@@ -42,7 +44,7 @@ __all__ = [
 ]
 
 Store = Literal["redis", "postgres", "clickhouse"]
-Tool = Literal["remember", "recall", "list", "aggregate", "forget"]
+Tool = Literal["remember", "recall", "list", "aggregate", "forget", "scratch"]
 EventKind = Literal[
     "agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"
 ]
@@ -53,13 +55,20 @@ EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
 
 #: Tools that need a key; ``remember`` also needs a value.
 KEYED_TOOLS: frozenset[str] = frozenset({"remember", "recall", "forget"})
+#: Tools that need a value: ``remember`` (the user's memory) and ``scratch`` (kept in the
+#: request's own scratch, which the call reads back whole: request-scoped data).
+VALUED_TOOLS: frozenset[str] = frozenset({"remember", "scratch"})
+#: The tools every target is drawn by default; ``scratch`` only for a target declaring it.
+CORE_TOOLS: tuple[Tool, ...] = ("remember", "recall", "list", "aggregate", "forget")
 
 
 @dataclass(frozen=True)
 class ToolCall:
     """One tool call of an agent plan: ``tool`` applied to ``store``.
 
-    ``key`` is required by remember / recall / forget; ``value`` by remember.
+    ``key`` is required by remember / recall / forget; ``value`` by remember and
+    scratch.  ``scratch`` keeps its value in the request's own scratch (request-scoped
+    data) and returns every value the request kept in that store so far, in order.
     """
 
     tool: Tool
@@ -74,8 +83,8 @@ class ToolCall:
             raise ValueError(f"unknown store {self.store!r}; expected one of {STORES}")
         if self.tool in KEYED_TOOLS and self.key is None:
             raise ValueError(f"tool {self.tool!r} needs a key")
-        if self.tool == "remember" and self.value is None:
-            raise ValueError("tool 'remember' needs a value")
+        if self.tool in VALUED_TOOLS and self.value is None:
+            raise ValueError(f"tool {self.tool!r} needs a value")
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form; absent key / value are left out."""

@@ -1,9 +1,14 @@
 """Agent plans: short lists of tool calls over the three stores.
 
-Keys come from a small pool so that runs of one user overwrite each other and runs
-of different users use the same key names.  Values are short texts; the state
-machine prefixes each with a canary of the writing identity before the run starts,
-so that whatever the target returns can be traced back to its owner.
+Keys come from a small pool so that runs of one user overwrite each other.  Values
+are short texts; before a run starts, the state machine prefixes each value with a
+canary of the writing identity and suffixes each key with the identity's key mark
+(issue 13), so that whatever the target returns, a value or a key name, can be
+traced back to its owner.  The mark is derived, not drawn: draws stay as they were.
+
+``scratch`` (a value kept in the request's own scratch, read back whole) is drawn
+only when asked for (a target declaring it); otherwise the draws are exactly the
+five-tool draws they always were.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from collections.abc import Sequence
 
 from hypothesis import strategies as st
 
-from isolation_fuzz.model import STORES, ToolCall
+from isolation_fuzz.model import CORE_TOOLS, STORES, ToolCall
 
 __all__ = ["KEY_POOL", "plans", "tool_calls"]
 
@@ -20,9 +25,10 @@ KEY_POOL: tuple[str, ...] = ("k", "b:x", "x", "k*")
 
 
 def tool_calls(
-    stores: Sequence[str] = STORES, keys: Sequence[str] = KEY_POOL
+    stores: Sequence[str] = STORES, keys: Sequence[str] = KEY_POOL,
+    tools: Sequence[str] = CORE_TOOLS,
 ) -> st.SearchStrategy[ToolCall]:
-    """One tool call, writes weighted up: a leak needs something written to leak."""
+    """One tool call among ``tools``, writes weighted up: a leak needs something written."""
     store = st.sampled_from(list(stores))
     key = st.sampled_from(list(keys))
     value = st.sampled_from(["v", "note", "secret"])
@@ -30,16 +36,20 @@ def tool_calls(
     def build(tool: str) -> st.SearchStrategy[ToolCall]:
         if tool == "remember":
             return st.builds(ToolCall, tool=st.just(tool), store=store, key=key, value=value)
+        if tool == "scratch":
+            return st.builds(ToolCall, tool=st.just(tool), store=store, value=value)
         if tool in ("recall", "forget"):
             return st.builds(ToolCall, tool=st.just(tool), store=store, key=key)
         return st.builds(ToolCall, tool=st.just(tool), store=store)
 
-    tools = ["remember", "remember", "recall", "aggregate", "list", "forget"]
-    return st.sampled_from(tools).flatmap(build)
+    weighted = [t for t in ["remember", "remember", "recall", "aggregate", "list", "forget",
+                            "scratch"] if t in tools]
+    return st.sampled_from(weighted).flatmap(build)
 
 
 def plans(
-    stores: Sequence[str] = STORES, keys: Sequence[str] = KEY_POOL, max_calls: int = 3
+    stores: Sequence[str] = STORES, keys: Sequence[str] = KEY_POOL, max_calls: int = 3,
+    tools: Sequence[str] = CORE_TOOLS,
 ) -> st.SearchStrategy[tuple[ToolCall, ...]]:
-    """A plan of one to ``max_calls`` tool calls."""
-    return st.lists(tool_calls(stores, keys), min_size=1, max_size=max_calls).map(tuple)
+    """A plan of one to ``max_calls`` tool calls among ``tools``."""
+    return st.lists(tool_calls(stores, keys, tools), min_size=1, max_size=max_calls).map(tuple)

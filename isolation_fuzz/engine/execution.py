@@ -43,7 +43,7 @@ from functools import partial
 from typing import Any, NoReturn
 
 from isolation_fuzz.engine import forging, oracle
-from isolation_fuzz.engine.canary import find_canaries, make_canary
+from isolation_fuzz.engine.canary import find_canaries, make_canary, make_key_mark
 from isolation_fuzz.engine.harness import NAMES, Harness, IsolationViolated, Limits, Stats
 from isolation_fuzz.engine.history import History
 from isolation_fuzz.engine.identity import ForgeryKind, forge_token, mint_token
@@ -72,6 +72,7 @@ __all__ = [
     "Limits",
     "Stats",
     "canary_for",
+    "key_mark_for",
 ]
 
 #: A run left to finish is stepped at most this often (plans are short; this is a backstop).
@@ -93,6 +94,17 @@ def canary_for(name: str, index: int) -> str:
     """
     digest = hashlib.blake2b(f"{name}/{index}".encode(), digest_size=8).digest()
     return make_canary(int.from_bytes(digest, "big"))
+
+
+def key_mark_for(name: str) -> str:
+    """The mark identity ``name`` appends to every key name it uses (issue 13).
+
+    Derived from the name alone, like `canary_for`: the plan strategy still draws
+    keys from one shared pool (so draws, replays and shrinking are unchanged) and
+    each identity's keys come out distinct and attributable to it.
+    """
+    digest = hashlib.blake2b(f"{name}/keys".encode(), digest_size=3).digest()
+    return make_key_mark(int.from_bytes(digest, "big"))
 
 
 class Execution:
@@ -316,20 +328,27 @@ class Execution:
         return run_id, plan, partial(self.harness.target.run, ident.token, thread_id, plan, run_id)
 
     def _with_canaries(self, name: str, plan: Plan) -> Plan:
+        # Values written (remembered, or kept in scratch) get a canary each; key names
+        # get the owner's key mark, registered once.
+        mark = key_mark_for(name)
         out = []
         for call in plan:
-            if call.tool == "remember":
+            key, value = call.key, call.value
+            if key is not None:
+                self.history.canaries.register(mark, name)
+                key = f"{key}{mark}"
+            if value is not None:
                 n = self.canary_count.get(name, 0)
                 self.canary_count[name] = n + 1
                 canary = canary_for(name, n)
                 self.history.canaries.register(canary, name)
-                call = ToolCall(call.tool, call.store, call.key, f"{canary} {call.value}")
-            out.append(call)
+                value = f"{canary} {value}"
+            out.append(ToolCall(call.tool, call.store, key, value))
         return tuple(out)
 
     def _register_canaries(self, name: str, plan: Plan) -> Plan:
         for call in plan:
-            for canary in find_canaries(call.value):
+            for canary in find_canaries([call.key, call.value]):
                 self.history.canaries.register(canary, name)
         return plan
 

@@ -69,7 +69,8 @@ def machine_for(harness: Harness) -> type[RuleBasedStateMachine]:
     # Swarm testing: most examples focus on one store, so that one identity's writes
     # and another's reads meet far more often than with every store in every plan.
     plan_strategies = {
-        focus: plans(stores=focus, max_calls=limits.max_plan_calls)
+        focus: plans(stores=focus, max_calls=limits.max_plan_calls,
+                     tools=harness.capabilities.tools)
         for focus in [(store,) for store in stores] + ([stores] if len(stores) > 1 else [])
     }
     # Ids the target refuses are replaced (and counted); with no rule, the same draws.

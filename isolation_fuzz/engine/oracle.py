@@ -22,7 +22,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from isolation_fuzz.display import show_id
-from isolation_fuzz.engine import lifecycle
+from isolation_fuzz.engine import lifecycle, reads
+from isolation_fuzz.engine.canary import is_key_mark
 from isolation_fuzz.engine.history import History
 from isolation_fuzz.engine.invariants import (
     CheckFunction,
@@ -39,6 +40,7 @@ from isolation_fuzz.evidence import (
     ForgedTokenEvidence,
     LifecycleEvidence,
     LostWriteEvidence,
+    ReadAnomalyEvidence,
     ResidueEvidence,
 )
 from isolation_fuzz.model import (
@@ -48,7 +50,6 @@ from isolation_fuzz.model import (
     ForgedAttempt,
     ResidueProbed,
     RunBlocked,
-    RunStarted,
     ToolResult,
     Violation,
 )
@@ -93,16 +94,19 @@ def _observations(history: History) -> Iterator[tuple[int, str, str, Any]]:
             yield record.step, record.identity, where, record.observed
 
 
-@invariant(holds_when="nothing an identity observes carries another identity's canary")
+@invariant(holds_when="nothing an identity observes carries another identity's canary "
+           "(in a value, or a key name's mark)")
 def no_foreign_data(history: History) -> list[Violation]:
     """Nothing an identity observes carries a canary owned by another identity."""
     out = []
     for step, observer, where, what in _observations(history):
         for canary, owner in history.canaries.foreign(what, observer):
+            # A key mark is on a key name (issue 13): a name leaked, not necessarily a value.
+            seen = f"key name marked {canary}" if is_key_mark(canary) else f"data {canary}"
             out.append(Violation(
                 "no_foreign_data", "ForeignDataObserved", step, (observer, owner),
                 f"no_foreign_data violated at step {step}: {_who(history, observer)} saw "
-                f"{_who(history, owner)}'s data {canary} in the {where}",
+                f"{_who(history, owner)}'s {seen} in the {where}",
                 ForeignDataEvidence(observer, owner, canary, where, step),
             ))
     return out
@@ -200,107 +204,82 @@ def complete_lifecycle(history: History) -> list[Violation]:
     return sorted(out, key=lambda v: v.step)
 
 
-Slot = tuple[str, str | None]
-
-
-def _writes(run: RunStarted, slot: Slot, before: int | None = None) -> list[str | None]:
-    """What ``run``'s plan (up to call ``before``) writes to ``slot``; a forget writes None."""
-    return [
-        call.value if call.tool == "remember" else None
-        for call in run.plan[:before]
-        if call.tool in ("remember", "forget") and (call.store, call.key) == slot
-    ]
-
-
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-@invariant(holds_when="a recall returns what the same identity last wrote there")
+@invariant(holds_when="every read (recall, list, aggregate, a run's own scratch) agrees with "
+           "the identity's own writes")
 def read_your_writes(history: History) -> list[Violation]:
-    """A recall returns what the same identity last wrote there.
+    """Every read agrees with the reading identity's model of its own writes.
 
-    For a recall by X in run R of ``(store, key)``: X's latest write there earlier in
-    R's own plan; else the last write of X's latest run writing there that finished
-    before R started; else nothing (None).  A run of X writing there that overlapped R
-    exempts the recall: the same user racing itself is legitimately unordered.
-
-    Runs finished before R may also have overlapped each other, or failed part-way;
-    then several values are legitimate, and any of them is accepted: the last write of
-    an ok run, or any write of a failed one, unless an ok writer started after it
-    finished.  Only recalls of runs that finished ok are checked.
+    The model (:mod:`isolation_fuzz.engine.reads`) is kept per identity and store from
+    the identity's own remembers and forgets, and the values each run keeps in its own
+    scratch; a read may reflect any of the identity's writes that overlapped it.  A
+    read it does not explain is a violation naming its anomaly: ``StaleRead``,
+    ``LostWrite``, ``DataDestroyedByAnotherIdentity`` (or ``...AnotherRun``) or
+    ``ForeignKeyName``.  Only reads of runs that finished ok are checked.
     """
-    writers: dict[tuple[str, Slot], list[RunStarted]] = {}
-    for writer in history.runs.values():
-        for call in writer.plan:
-            if call.tool in ("remember", "forget"):
-                mine = writers.setdefault((writer.identity, (call.store, call.key)), [])
-                if not mine or mine[-1] is not writer:
-                    mine.append(writer)
-    out = []
-    for result in history.of_type(ToolResult):
-        run = history.runs.get(result.run_id)
-        end = history.finished.get(result.run_id)
-        if result.call.tool != "recall" or run is None or end is None or not end.ok:
-            continue
-        slot: Slot = (result.call.store, result.call.key)
-        prior = _prior_writers(history, run, end.step, writers.get((run.identity, slot), []))
-        if prior is None:
-            continue  # raced by the same identity's own concurrent write
-        own = _writes(run, slot, before=result.index)
-        expected, acceptable = (own[-1], [own[-1]]) if own else _after(history, prior, slot)
-        if any(result.result == value for value in acceptable):
-            continue
-        wrote = _short(expected) if len(acceptable) == 1 else (
-            "one of " + ", ".join(_short(v) for v in acceptable)
-        )
-        out.append(Violation(
-            "read_your_writes", "LostWrite", result.step, (run.identity,),
-            f"read_your_writes violated at step {result.step}: {_who(history, run.identity)} "
-            f"recalled {slot[1]!r} from {slot[0]} in run {run.run_id} call {result.index} and "
-            f"got {_short(result.result)}, but had last written {wrote}",
-            LostWriteEvidence(run.run_id, result.index, slot[0], slot[1], expected,
-                              acceptable, result.result, result.step),
+    return [_read_violation(history, f) for f in reads.read_findings(history)]
+
+
+def _read_violation(history: History, f: reads.ReadFinding) -> Violation:
+    r, call = f.result, f.result.call
+    who = _who(history, f.identity)
+    head = f"read_your_writes violated at step {r.step}: {who}"
+    where = f"in run {r.run_id} call {r.index}"
+    wrote = _short(f.expected) if len(f.acceptable) == 1 else (
+        "one of " + ", ".join(_short(v) for v in f.acceptable)
+    )
+    blame = ""
+    if f.culprits and f.anomaly.startswith("DataDestroyed"):
+        owners = ", ".join(dict.fromkeys(
+            _who(history, history.owner_of_run(c) or "?") for c in f.culprits
         ))
-    return out
-
-
-def _prior_writers(
-    history: History, run: RunStarted, end: int, writers: list[RunStarted]
-) -> list[RunStarted] | None:
-    """``writers`` other than ``run`` that finished before it started; None if one raced it."""
-    prior = []
-    for other in writers:
-        if other.run_id == run.run_id or other.step > end:
-            continue  # itself, or started after it finished
-        other_end = history.finished.get(other.run_id)
-        if other_end is not None and other_end.step < run.step:
-            prior.append(other)
+        verb = "cleaned up" if call.tool == "scratch" else "forgot on " + call.store
+        blame = f"; meanwhile run(s) {', '.join(f.culprits)} of {owners} {verb}"
+    if call.tool == "recall":
+        text = (f"recalled {f.key!r} from {call.store} {where} and got {_short(f.got)}, but "
+                f"had last written {wrote}")
+        if f.anomaly == "StaleRead":
+            text += ": a value it had already overwritten or forgotten"
+    elif call.tool == "scratch":
+        if f.anomaly == "StaleRead":
+            text = (f"read back its scratch on {call.store} {where} and got {_short(f.key)}, "
+                    f"kept by its earlier run {f.culprits[0]}, not this one")
         else:
-            return None  # started before it finished and did not finish before it started
-    return prior
+            text = (f"read back its scratch on {call.store} {where} and {_short(f.key)}, kept "
+                    f"earlier in the run, was missing (got {_short(f.got)})")
+    elif f.anomaly == "ForeignKeyName":
+        text = (f"{'listed' if call.tool == 'list' else 'read'} {call.store} {where} and got "
+                f"the key name {f.key!r} of {_who(history, f.culprits[0])}")
+    elif f.anomaly == "StaleRead":
+        got = f"the key {f.key!r}" if call.tool == "list" else _short(f.got)
+        text = (f"{_PAST[call.tool]} {call.store} {where} and got {got}, which it had "
+                f"overwritten or forgotten (expected {wrote} under {f.key!r})")
+    else:
+        what = f"the key {f.key!r}" if call.tool == "list" else f"{wrote} (under {f.key!r})"
+        text = (f"{_PAST[call.tool]} {call.store} {where} and {what} was missing, though it had "
+                f"written it (got {_short(f.got)})")
+    if f.anomaly == "LostWrite" and call.tool in ("recall", "aggregate", "list"):
+        evidence: Any = LostWriteEvidence(r.run_id, r.index, call.store, f.key, f.expected,
+                                          f.acceptable, f.got, r.step)
+    else:
+        evidence = ReadAnomalyEvidence(r.run_id, r.index, call.tool, call.store, f.key,
+                                       f.expected, f.acceptable, f.got, list(f.culprits),
+                                       r.step)
+    return Violation("read_your_writes", f.anomaly, r.step, _involved(history, f),
+                     head + " " + text + blame, evidence)
 
 
-def _after(
-    history: History, prior: list[RunStarted], slot: Slot
-) -> tuple[str | None, list[str | None]]:
-    """The expected value after ``prior`` writers, and every value that is legitimate."""
-    ends = {r.run_id: history.finished[r.run_id] for r in prior}
-    ok = [r for r in prior if ends[r.run_id].ok]
-    expected: str | None = None
-    if ok:
-        expected = _writes(max(ok, key=lambda r: ends[r.run_id].step), slot)[-1]
-    # Nothing was written at all is possible only if no ok run wrote.
-    acceptable: list[str | None] = [expected] if ok else [None]
-    for writer in prior:
-        if any(r.step > ends[writer.run_id].step for r in ok):
-            continue  # an ok writer started after it ended and overwrote it
-        values = _writes(writer, slot)
-        for value in values[-1:] if ends[writer.run_id].ok else values:
-            if value not in acceptable:
-                acceptable.append(value)
-    return expected, acceptable
+_PAST = {"list": "listed", "aggregate": "aggregated"}
+
+
+def _involved(history: History, f: reads.ReadFinding) -> tuple[str, ...]:
+    others = [c if f.anomaly == "ForeignKeyName" else history.owner_of_run(c)
+              for c in f.culprits]
+    return tuple(dict.fromkeys([f.identity, *(o for o in others if o is not None)]))
 
 
 @invariant(

@@ -25,7 +25,7 @@ from collections.abc import Collection
 from typing import Any, Final
 
 from isolation_fuzz.engine.points import POINTS_MODES
-from isolation_fuzz.model import STORES, TOOLS
+from isolation_fuzz.model import STORES, TOOLS, VALUED_TOOLS
 
 __all__ = ["LIMITS", "ShapeError", "check_limits", "check_scenario", "check_user_id"]
 
@@ -183,7 +183,7 @@ def _check_move(move: Any, here: str, names: Collection[str]) -> None:
         _choice(call, "store", STORES, path=where)
         _field(call, "key", str, path=where, optional=tool not in ("remember", "recall",
                                                                    "forget"))
-        _field(call, "value", str, path=where, optional=tool != "remember")
+        _field(call, "value", str, path=where, optional=tool not in VALUED_TOOLS)
 
 
 def _field(

@@ -197,6 +197,15 @@ class UserClickHouseContext(UserDataContext):
                          version=next(_versions)),
         )
 
+    async def _do_own_notes(self) -> list[str]:
+        await checkpoint("clickhouse.own_notes")
+        rows = await self.client.query_rows(
+            f"SELECT entry FROM {self.db}.scratch WHERE owner = {{owner:String}} "
+            "AND run_id = {run:String} ORDER BY version",
+            self._params(run=self.ctx.run_id),
+        )
+        return [str(row[0]) for row in rows]
+
     async def _do_scratch(self) -> list[str]:
         await checkpoint("clickhouse.scratch")
         rows = await self.client.query_rows(

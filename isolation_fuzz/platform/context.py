@@ -159,6 +159,11 @@ class UserDataContext(abc.ABC):
         self._require_ready("scratch")
         return await self._do_scratch()
 
+    async def own_notes(self) -> list[str]:
+        """This request's own scratch entries, in the order they were noted."""
+        self._require_ready("own_notes")
+        return await self._do_own_notes()
+
     # -- to implement ----------------------------------------------------------
 
     @abc.abstractmethod
@@ -187,3 +192,6 @@ class UserDataContext(abc.ABC):
 
     @abc.abstractmethod
     async def _do_scratch(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def _do_own_notes(self) -> list[str]: ...

@@ -4,9 +4,11 @@ A run emits ``agent_started``, then for each tool call ``agent_thinking``,
 ``tool_executing`` and ``tool_completed`` (carrying the tool's result), then
 ``agent_completed``.  Each tool call first leaves a note in the request's scratch
 (request-scoped data, removed by cleanup) and then acts on the user's memories in
-the call's store.  At start the agent resumes the thread from the summary the
-user's previous run on it saved (reported in ``agent_started``); at the end it
-saves a new summary.
+the call's store.  A ``scratch`` call's note is the value it keeps (marked with
+`KEPT`), and the call returns every value the request kept in that store so far,
+read back from the request's own scratch.  At start the agent resumes the thread
+from the summary the user's previous run on it saved (reported in
+``agent_started``); at the end it saves a new summary.
 
 Seams: seeded-bug variants (``isolation_fuzz.platform.bugs``) override exactly one of
 ``_begin``, ``_acting_user`` or ``_state_key``; everything else stays shared.
@@ -27,7 +29,10 @@ from isolation_fuzz.platform.context import UserDataContext, UserExecutionContex
 from isolation_fuzz.platform.events import EmitterFactory, RunEmitter
 from isolation_fuzz.platform.redis_context import UserRedisContext
 
-__all__ = ["AgentEngine", "ContextOpener"]
+__all__ = ["KEPT", "AgentEngine", "ContextOpener"]
+
+#: How a value kept by a ``scratch`` call is noted, apart from the notes of calls.
+KEPT = "kept "
 
 #: ``opener(store, ctx)`` returns a new, not yet initialised context for ``ctx.user_id``.
 ContextOpener = Callable[[Store, UserExecutionContext], UserDataContext]
@@ -102,7 +107,7 @@ class AgentEngine:
             state = self._active.get(key, own)
             await state.emitter.emit("agent_thinking", {"index": index, "tool": call.tool})
             context = await self._context(state, call.store)
-            await context.note(f"#{index} {call.describe()}")
+            await context.note(_note_for(index, call))
             await state.emitter.emit("tool_executing", {"index": index, "call": call.to_json()})
             result = await _invoke(context, call)
             results.append(result)
@@ -126,6 +131,13 @@ class AgentEngine:
             await context.cleanup()
 
 
+def _note_for(index: int, call: ToolCall) -> str:
+    """The scratch note a tool call leaves: what it keeps, or what it does."""
+    if call.tool == "scratch" and call.value is not None:
+        return KEPT + call.value
+    return f"#{index} {call.describe()}"
+
+
 async def _invoke(context: UserDataContext, call: ToolCall) -> Any:
     if call.tool == "remember":
         assert call.key is not None
@@ -139,5 +151,7 @@ async def _invoke(context: UserDataContext, call: ToolCall) -> Any:
         return await context.list_keys()
     if call.tool == "aggregate":
         return (await context.aggregate()).to_json()
+    if call.tool == "scratch":
+        return [n[len(KEPT):] for n in await context.own_notes() if n.startswith(KEPT)]
     assert call.key is not None
     return await context.forget(call.key)

@@ -96,6 +96,12 @@ class UserPostgresContext(UserDataContext):
             "VALUES (current_setting('isolation_fuzz.user_id'), $1, $2, $3)",
             ctx.thread_id, ctx.run_id, entry))
 
+    async def _do_own_notes(self) -> list[str]:
+        run_id = self.ctx.run_id
+        rows = await self._as_user("own_notes", lambda c: c.fetch(
+            "SELECT entry FROM scratch WHERE run_id = $1 ORDER BY id", run_id))
+        return [row["entry"] for row in rows]
+
     async def _do_scratch(self) -> list[str]:
         rows = await self._as_user("scratch", lambda c: c.fetch(
             self._scratch_sql(), self.ctx.thread_id))

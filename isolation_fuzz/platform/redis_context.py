@@ -146,6 +146,11 @@ class UserRedisContext(UserDataContext):
         sequence = await self.redis.incr(f"{self.prefix}seq:scratch")
         await self.redis.rpush(self._scratch_key(), encode_note(sequence, entry))
 
+    async def _do_own_notes(self) -> list[str]:
+        await checkpoint("redis.own_notes")
+        items: list[str] = await self.redis.lrange(self._scratch_key(), 0, -1)
+        return [decode_note(item) for item in items]
+
     async def _do_scratch(self) -> list[str]:
         await checkpoint("redis.scratch")
         items: list[str] = []

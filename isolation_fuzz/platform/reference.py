@@ -21,8 +21,9 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from dataclasses import dataclass, replace
 from typing import Any
 
+from isolation_fuzz.capabilities import Capabilities
 from isolation_fuzz.engine.identity import AuthConfig
-from isolation_fuzz.model import Plan, Store
+from isolation_fuzz.model import TOOLS, Plan, Store
 from isolation_fuzz.platform import schema
 from isolation_fuzz.platform.auth import Authenticator
 from isolation_fuzz.platform.clickhouse_context import ResultCache, UserClickHouseContext
@@ -152,6 +153,9 @@ async def _open(
             await target.aclose()
 
 
+_CAPABILITIES = Capabilities(tools=TOOLS)
+
+
 def variant(**changes: Any) -> Callable[..., AbstractAsyncContextManager[Target]]:
     """A target factory for the reference platform with some parts replaced."""
     parts = replace(Parts(), **changes)
@@ -161,6 +165,9 @@ def variant(**changes: Any) -> Callable[..., AbstractAsyncContextManager[Target]
     ) -> AbstractAsyncContextManager[Target]:
         return _open(parts, spec, services, auth)
 
+    # Everything else is the defaults; the platform also implements `scratch`, a run
+    # reading back its own request-scoped data (issue 13).
+    open_target.capabilities = _CAPABILITIES  # type: ignore[attr-defined]
     return open_target
 
 

@@ -18,6 +18,7 @@ from isolation_fuzz.engine import oracle
 from isolation_fuzz.engine.canary import make_canary
 from isolation_fuzz.engine.history import History
 from isolation_fuzz.model import (
+    TOOLS,
     ConnectionClosed,
     ConnectionOpened,
     Event,
@@ -422,7 +423,7 @@ def _simulated(draw: st.DrawFn) -> History:
     """Runs of A and B interleaved call by call over per-user stores, some failing."""
     h = _history()
     memory: dict[tuple[str, str, str | None], str | None] = {}
-    todo = [(draw(st.sampled_from("AB")), draw(plans(keys=("k", "x"))),
+    todo = [(draw(st.sampled_from("AB")), draw(plans(keys=("k", "x"), tools=TOOLS)),
              draw(st.none() | st.integers(0, 3))) for _ in range(draw(st.integers(1, 4)))]
     active: dict[str, list[Any]] = {}
     step = 0
@@ -433,9 +434,9 @@ def _simulated(draw: st.DrawFn) -> History:
             who, plan, fail_at = todo.pop(0)
             run_id = f"r{step}"
             plan = tuple(ToolCall(c.tool, c.store, c.key, f"{make_canary(step * 10 + i)} v")
-                         if c.tool == "remember" else c for i, c in enumerate(plan))
+                         if c.value is not None else c for i, c in enumerate(plan))
             for i, call in enumerate(plan):
-                if call.tool == "remember":
+                if call.value is not None:
                     h.canaries.register(make_canary(step * 10 + i), who)
             h.append(RunStarted(step, run_id, who, h.identities[who], "t1", plan))
             active[run_id] = [who, plan, fail_at, []]
@@ -448,9 +449,15 @@ def _simulated(draw: st.DrawFn) -> History:
         else:  # one more call, applied to the store now, reported when the run ends
             call = plan[len(results)]
             slot = (who, call.store, call.key)
-            mine = [v for (u, s, _), v in sorted(memory.items()) if (u, s) == (who, call.store)]
-            results.append({"remember": "ok", "forget": True, "recall": memory.get(slot),
-                            "list": len(mine), "aggregate": {"values": mine}}[call.tool])
+            live = sorted((k, v) for (u, s, k), v in memory.items()
+                          if (u, s) == (who, call.store) and v is not None)
+            kept = [c.value for c in plan[: len(results) + 1]
+                    if c.tool == "scratch" and c.store == call.store]
+            results.append({
+                "remember": "ok", "forget": True, "recall": memory.get(slot),
+                "list": [k for k, _ in live], "scratch": kept,
+                "aggregate": {"count": len(live), "values": sorted(v for _, v in live)},
+            }[call.tool])
             if call.tool in ("remember", "forget"):
                 memory[slot] = call.value
             continue

@@ -278,3 +278,21 @@ async def test_row_level_security_itself_blocks_cross_user_reads(services: Servi
         assert count == 2  # bob's row was there all along; only RLS hid it
     finally:
         await pool.close()
+
+
+async def test_own_notes_are_the_requests_alone_and_survive_other_cleanups(
+    opener: Opener,
+) -> None:
+    # Issue 13: a run reads back its own request-scoped data mid-run; no other request,
+    # same user and thread or another user's, may see it or remove it by cleaning up.
+    async with opener(ctx("alice", run="r1")) as mine:
+        await mine.note("first")
+        async with (
+            opener(ctx("alice", run="r2")) as sibling,
+            opener(ctx("alice ", run="r3")) as other,
+        ):
+            await sibling.note("sibling")
+            await other.note("other")
+            assert await sibling.own_notes() == ["sibling"]
+        await mine.note("second")
+        assert await mine.own_notes() == ["first", "second"]

@@ -19,7 +19,7 @@ import pytest
 import isolation_fuzz.platform.bugs as bugs_package
 from isolation_fuzz.engine import oracle
 from isolation_fuzz.engine.campaign import CampaignConfig, run_campaign
-from isolation_fuzz.engine.execution import Harness, Limits, canary_for
+from isolation_fuzz.engine.execution import Harness, Limits, canary_for, key_mark_for
 from isolation_fuzz.engine.replay import perform
 from isolation_fuzz.engine.session import open_session
 from isolation_fuzz.engine.trace import Move, scenario_length
@@ -173,6 +173,26 @@ WITNESSES: dict[str, tuple[dict[str, str], list[Move]]] = {
     "thread_routed_events": (
         _PLAIN,
         [_start("B", "r1", "t1", _LIST), _start("A", "r2", "t1", _LIST)],
+    ),
+    # Issue 13: found by the read model, key marks and a run's own scratch.
+    "stale_result_cache": (
+        _PLAIN,
+        [_start("A", "r1", "t1", (ToolCall("aggregate", "clickhouse"),
+                                  ToolCall("remember", "clickhouse", f"k{key_mark_for('A')}",
+                                           f"{canary_for('A', 0)} v")))],
+    ),
+    "unfiltered_key_listing": (
+        _PLAIN,
+        [
+            _start("B", "r1", "t1", (ToolCall("remember", "clickhouse", f"k{key_mark_for('B')}",
+                                              f"{canary_for('B', 0)} v"),)),
+            _start("A", "r2", "t2", (ToolCall("list", "clickhouse"),)),
+        ],
+    ),
+    "capped_scratch": (
+        _PLAIN,
+        [_start("A", "r1", "t1",
+                (*_LIST, ToolCall("scratch", "redis", value=f"{canary_for('A', 0)} v")))],
     ),
     "lost_event": (
         _PLAIN,

@@ -1,6 +1,6 @@
 """The zoo: seeded-bug variants of the reference platform, one small module each.
 
-What lives here: fourteen modules, each differing from the reference platform in
+What lives here: seventeen modules, each differing from the reference platform in
 one place (``variant(part=...)``), explaining its bug in its docstring and
 declaring it as data in one :class:`SeededBug` record, ``BUG``.  The bugs are
 classes that real multi-user agent backends have shipped.  This package lists the
@@ -23,6 +23,7 @@ from types import MappingProxyType
 from isolation_fuzz.errors import UsageError
 from isolation_fuzz.platform.bugs import (
     broadcast_events,
+    capped_scratch,
     delimiter_injection,
     glob_injection,
     global_current_user,
@@ -32,8 +33,10 @@ from isolation_fuzz.platform.bugs import (
     pooled_emitter_swap,
     prefix_ownership,
     shared_engine_state,
+    stale_result_cache,
     thread_ownership_unchecked,
     thread_routed_events,
+    unfiltered_key_listing,
     unscoped_cache_key,
     unverified_token,
 )
@@ -58,6 +61,9 @@ SEEDED_BUGS: tuple[SeededBug, ...] = (
     thread_ownership_unchecked.BUG,
     lost_event.BUG,
     incomplete_cleanup.BUG,
+    stale_result_cache.BUG,
+    capped_scratch.BUG,
+    unfiltered_key_listing.BUG,
 )
 
 #: The seeded bugs' names, in zoo order (what ``zoo --bugs`` accepts).
