@@ -37,7 +37,7 @@ from collections.abc import Sequence
 from typing import Protocol, TextIO, cast
 
 from isolation_fuzz import __version__
-from isolation_fuzz.cli import check, clean, replay, run, zoo
+from isolation_fuzz.cli import check, clean, replay, run, stress, zoo
 from isolation_fuzz.cli._flags import parse_duration
 from isolation_fuzz.cli._preflight import preflight
 from isolation_fuzz.cli._pyproject import apply_pyproject
@@ -60,7 +60,8 @@ class _Command(Protocol):
 
 #: Subcommand name -> its module, in the order ``--help`` lists them.
 COMMANDS: dict[str, _Command] = {
-    "run": run, "replay": replay, "check": check, "zoo": zoo, "clean": clean,
+    "run": run, "stress": stress, "replay": replay, "check": check, "zoo": zoo,
+    "clean": clean,
 }
 
 

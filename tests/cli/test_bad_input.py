@@ -197,6 +197,21 @@ ROWS: dict[str, Row] = {
         "clean clickhouse flag": row("clean", "--clickhouse-url", "http://h"),
         "clean unknown flag": row("clean", "--all"),
     } if "clean" in COMMANDS else {}),
+    # stress: identities, rate and duration are checked as they are read.
+    **({
+        "stress identities 1": row("stress", "--identities", "1", shown="at least two users"),
+        "stress identities 0": row("stress", "--identities", "0"),
+        "stress identities abc": row("stress", "--identities", "many"),
+        "stress identities absurd": row("stress", "--identities", "1000000", shown="10,000"),
+        "stress rate 0": row("stress", "--rate", "0", shown="runs per second"),
+        "stress rate negative": row("stress", "--rate=-5"),
+        "stress rate nan": row("stress", "--rate", "nan"),
+        "stress rate a word": row("stress", "--rate", "fast"),
+        "stress duration 0": row("stress", "--duration", "0", shown="must be positive"),
+        "stress duration a word": row("stress", "--duration", "forever"),
+        "stress unknown target": row("stress", "--target", "nonexistent"),
+        "stress bad redis": row("stress", "--redis-url", "redis://"),
+    } if "stress" in COMMANDS else {}),
     # Output paths, found before the campaign rather than after it.
     "report-dir is a file": row("run", "--report-dir", "afile", files=A_FILE,
                                 shown="is not a directory"),
