@@ -7,8 +7,9 @@ the run ids, the canaries and the order of history records come out the same.
 
 An example borrows the campaign's world (:class:`~isolation_fuzz.engine.harness.Harness`)
 and holds its own state: the identities and their event streams (each identity
-connects once, at log-in, and stays connected), the history, the moves so far and
-the counters the machine's budget reads.  What happens around a move lives apart:
+connects at log-in; the connection moves of :mod:`isolation_fuzz.engine.connections`
+open and close more), the history, the moves so far and the counters the machine's
+budget reads.  What happens around a move lives apart:
 
 * launching a run is one private helper (:meth:`Execution._launch`): number it,
   mark its plan's values with the owner's canaries, announce it in the history;
@@ -44,6 +45,7 @@ from typing import Any, NoReturn
 
 from isolation_fuzz.engine import forging, oracle
 from isolation_fuzz.engine.canary import find_canaries, make_canary, make_key_mark
+from isolation_fuzz.engine.connections import ConnectionMoves
 from isolation_fuzz.engine.harness import NAMES, Harness, IsolationViolated, Limits, Stats
 from isolation_fuzz.engine.history import History
 from isolation_fuzz.engine.identity import ForgeryKind, forge_token, mint_token
@@ -52,7 +54,6 @@ from isolation_fuzz.engine.schedule import RunFn
 from isolation_fuzz.engine.trace import Move
 from isolation_fuzz.errors import InfrastructureError
 from isolation_fuzz.model import (
-    ConnectionOpened,
     EventDelivered,
     ForgedAttempt,
     Plan,
@@ -107,8 +108,12 @@ def key_mark_for(name: str) -> str:
     return make_key_mark(int.from_bytes(digest, "big"))
 
 
-class Execution:
-    """The state of one example, and the moves that change it."""
+class Execution(ConnectionMoves):
+    """The state of one example, and the moves that change it.
+
+    The connection moves (``connect``, ``disconnect``, ``reconnect``) come from
+    :class:`~isolation_fuzz.engine.connections.ConnectionMoves`.
+    """
 
     def __init__(self, harness: Harness) -> None:
         self.harness = harness
@@ -120,6 +125,8 @@ class Execution:
         self.history = History(harness.capabilities)
         self.moves: list[Move] = []
         self.streams: dict[str, tuple[str, EventStream]] = {}
+        self._connection_ids: set[str] = set()
+        self.connection_moves = 0
         self.run_owner: dict[str, str] = {}
         self.run_count = 0
         self.look_count = 0
@@ -149,18 +156,15 @@ class Execution:
     # -- moves ---------------------------------------------------------------------
 
     def log_in(self, user_ids: Sequence[str]) -> None:
-        """Mint a token for each identity and connect it; it stays connected throughout."""
+        """Mint a token for each identity, then connect each (``c1`` for A, ``c2`` for B, ...)."""
         for index, user_id in enumerate(user_ids):
             name = NAMES[index]
             token = mint_token(self.harness.auth, user_id)
             self.harness.redactor.add(token)
             self.identities[name] = _Identity(name, user_id, token)
             self.history.add_identity(name, user_id)
-        for name, ident in self.identities.items():
-            connection_id = f"c{len(self.streams) + 1}"
-            stream = self._bounded("connect", self.harness.target.connect, ident.token)
-            self.streams[connection_id] = (name, stream)
-            self.history.append(ConnectionOpened(0, connection_id, name))
+        for name in self.identities:
+            self._open(name, 0)
 
     def start_run(
         self, name: str, thread_id: str, plan: Plan, *, run_id: str | None = None,

@@ -64,6 +64,11 @@ class Limits:
     #: Forged-token attempts per example: they do not depend on the interleaving, so
     #: one per example explores them fully while leaving the steps to the runs.
     max_forgeries: int = 1
+    #: Connection moves (connect, disconnect, reconnect) per example (issue 13): few,
+    #: since a connection bug needs one or two of them and every one displaces a step.
+    max_connection_moves: int = 2
+    #: Connections one identity may hold open at once (its log-in one included).
+    max_connections: int = 2
     max_plan_calls: int = 3
     block_timeout: float = 5.0
     #: Run every agent run start to end in one move (no interleaving): the baseline

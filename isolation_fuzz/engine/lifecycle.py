@@ -15,6 +15,10 @@ lifecycle; this module answers, for either of two kinds of target (issue 11):
   event, first, and exactly one end event, last, with no ``seq`` twice and ``seq``
   rising in arrival order.  How many events come between is the target's business.
 
+A connection open for only part of a run (opened after it started, or closed before
+it ended: issue 13's connection moves) may miss any of its events, so
+:func:`judge_partial` asks only that none arrived twice.
+
 Either way only the declared kinds are judged: an event of any other kind is routed
 and checked for routing and canaries elsewhere (``events_reach_only_owner``,
 ``no_foreign_data``), never counted as a lifecycle fault.  That is what lets a
@@ -30,7 +34,7 @@ from typing import Any
 
 from isolation_fuzz.capabilities import Capabilities
 
-__all__ = ["LifecycleFault", "expected_kinds", "judge"]
+__all__ = ["LifecycleFault", "expected_kinds", "judge", "judge_partial"]
 
 
 def expected_kinds(calls: int) -> list[str]:
@@ -67,6 +71,22 @@ def judge(
     if capabilities.exact_lifecycle:
         return _exact(calls, got, mixed=len(got) != len(delivered))
     return _declared(capabilities, got)
+
+
+def judge_partial(
+    capabilities: Capabilities, delivered: list[tuple[str, int]]
+) -> LifecycleFault | None:
+    """The fault in ``delivered`` on a connection open for part of the run: a repeat."""
+    declared = set(capabilities.event_kinds)
+    got = [(kind, seq) for kind, seq in delivered if kind in declared]
+    repeated = sorted({f"#{seq}" for (_, seq), n in Counter(got).items() if n > 1})
+    if not repeated:
+        return None
+    return LifecycleFault(
+        "DuplicateEvent", f"repeated: {', '.join(repeated)}",
+        "at most one of each event due on a connection open for part of the run",
+        [], [list(g) for g in got],
+    )
 
 
 def _exact(calls: int, got: list[tuple[str, int]], *, mixed: bool) -> LifecycleFault | None:

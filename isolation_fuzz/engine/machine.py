@@ -113,9 +113,8 @@ def machine_for(harness: Harness) -> type[RuleBasedStateMachine]:
             harness.stats.ids_dropped += dropped
             harness.stats.ids_replaced += replaced
             self.plans = plan_strategies[focus]
-            # Every identity is connected from the start and stays connected: events need
-            # somewhere to land, and connect/disconnect moves that are rarely part of a bug
-            # but always valid were what the shrinker failed to delete.
+            # Every identity is connected from the start: events need somewhere to land.
+            # Connection moves come later, few of them (Limits.max_connection_moves).
             self.ex.log_in(ids)
 
         # One rule draws which move comes next from the moves possible now.  Separate
@@ -133,6 +132,8 @@ def machine_for(harness: Harness) -> type[RuleBasedStateMachine]:
                 kinds.append("look")
             if ex.forgeries < limits.max_forgeries:
                 kinds.append("forge")
+            if ex.connection_moves < limits.max_connection_moves:
+                kinds.append("connection")  # last: the others keep their draws (issue 13)
             return kinds
 
         @rule(data=st.data())
@@ -169,6 +170,26 @@ def machine_for(harness: Harness) -> type[RuleBasedStateMachine]:
             name = data.draw(st.sampled_from(self.ex.names), label="identity")
             victim = data.draw(st.sampled_from(self.ex.names), label="victim")
             self.ex.forge(name, victim, kind, action)
+
+        def _connection(self, data: st.DataObject) -> None:
+            # Which connection move, then whose connection: by owner, then oldest first,
+            # so deleting an unrelated earlier move leaves the choice where it was.
+            ex = self.ex
+            held = [name for name in ex.names if ex.connections_of(name)]
+            room = [n for n in ex.names if len(ex.connections_of(n)) < limits.max_connections]
+            kinds = [kind for kind, who in
+                     (("reconnect", held), ("disconnect", held), ("connect", room)) if who]
+            kind = data.draw(st.sampled_from(kinds), label="connection move")
+            if kind == "connect":
+                ex.connect(data.draw(st.sampled_from(room), label="identity"))
+                return
+            name = data.draw(st.sampled_from(held), label="identity")
+            mine = ex.connections_of(name)
+            chosen = mine[data.draw(st.integers(0, len(mine) - 1), label="connection")]
+            if kind == "reconnect":
+                ex.reconnect(chosen)
+            else:
+                ex.disconnect(chosen)
 
         # -- checking ------------------------------------------------------------
 

@@ -9,6 +9,12 @@ flags, owners), so it sometimes keeps a move the failure does not need.  Here th
 moves themselves are deleted, one at a time (a run's start takes its later steps
 with it), and a deletion is kept when the replay still violates one of the same
 invariants, until no single deletion keeps it failing: delta debugging over moves.
+
+Connection moves (issue 13) are moves like any other: deleting a ``connect`` or a
+``reconnect`` takes the later moves on the connection it opened with it, as deleting
+a run's start takes its steps.  Then identities that no remaining move names are
+deleted, any of them, not only the last (:mod:`isolation_fuzz.engine.drop_identity`
+renames the rest and their log-in connections so the moves stay consistent).
 """
 
 from __future__ import annotations
@@ -18,9 +24,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from isolation_fuzz.engine.drop_identity import drop_identity, unused_identities
 from isolation_fuzz.engine.execution import Execution
 from isolation_fuzz.engine.harness import Harness, IsolationViolated, Stats
-from isolation_fuzz.engine.trace import Move
+from isolation_fuzz.engine.trace import CONNECTION_MOVES, Move
 from isolation_fuzz.errors import UsageError
 from isolation_fuzz.model import Violation
 
@@ -112,6 +119,21 @@ def _perform_one(ex: Execution, move: Move, strict: bool) -> bool:
     elif move.kind == "forge":
         victim = str(move.extra.get("victim", name))
         ex.forge(name, victim, move.forgery, move.action or "run")  # type: ignore[arg-type]
+    elif move.kind == "connect":
+        ex.connect(name, connection_id=move.connection_id)
+    elif move.kind in ("disconnect", "reconnect"):
+        held = ex.streams.get(move.connection_id or "")
+        if held is None or held[0] != name:
+            if strict:
+                raise ReplayDiverged(
+                    f"move #{move.step} ({move.kind} {move.connection_id} of {name}) found "
+                    "that connection not open; the target no longer behaves as recorded"
+                )
+            return False
+        if move.kind == "disconnect":
+            ex.disconnect(move.connection_id or "")
+        else:
+            ex.reconnect(move.connection_id or "", opened=move.opened)
     else:
         raise UsageError(f"cannot replay a move of kind {move.kind!r} (step {move.step})")
     return True
@@ -144,6 +166,19 @@ def minimize(
             return best, True
 
 
+def _without_connection_move(chosen: list[Move], index: int) -> list[Move]:
+    """``chosen`` without its ``index``-th move and the later moves on what that opened."""
+    gone = {index}
+    opened = {chosen[index].opened if chosen[index].kind == "reconnect"
+              else chosen[index].connection_id if chosen[index].kind == "connect" else None}
+    for later in range(index + 1, len(chosen)):
+        move = chosen[later]
+        if move.kind in ("disconnect", "reconnect") and move.connection_id in opened:
+            gone.add(later)
+            opened.add(move.opened)
+    return [m for position, m in enumerate(chosen) if position not in gone]
+
+
 def _size(r: Replayed) -> tuple[int, int, int]:
     chosen = [m for m in r.moves if not m.final]
     return (len(chosen), len(r.identities), sum(len(m.plan) for m in chosen))
@@ -157,14 +192,16 @@ def _smaller(current: Replayed) -> list[Replayed]:
         move = chosen[index]
         if move.kind in ("start_run", "look"):
             rest = [m for m in chosen if m.run_id != move.run_id]
+        elif move.kind in CONNECTION_MOVES:
+            rest = _without_connection_move(chosen, index)
         else:
             rest = chosen[:index] + chosen[index + 1 :]
         out.append(Replayed(current.identities, tuple(rest), ()))
-    used = {m.identity for m in chosen} | {str(m.extra.get("victim")) for m in chosen}
-    last = sorted(current.identities)[-1]
-    if len(current.identities) > 2 and last not in used:
-        fewer = {n: u for n, u in current.identities.items() if n != last}
-        out.append(Replayed(fewer, tuple(chosen), ()))
+    # Identities no move needs, any of them (the last first), with their connections.
+    if len(current.identities) > 1:
+        for name in unused_identities(current.identities, chosen):
+            fewer, moves = drop_identity(current.identities, chosen, name)
+            out.append(Replayed(fewer, moves, ()))
     # Then tool calls within plans: a reader should see only the calls the leak needs.
     for index, move in enumerate(chosen):
         if move.kind != "start_run" or len(move.plan) < 2:

@@ -8,6 +8,11 @@ attempts and outcome, and the violations it showed, and which interleaving point
 it ran with (``points``; a file without one predates automatic points and replays
 with ``explicit``).  Loading is data only (JSON, validated field by field; no pickle,
 no eval).
+
+Formats: 2 (issue 13) adds the connection moves (``connect``, ``disconnect``,
+``reconnect``) with the connection ids they opened and closed.  Format 1 files,
+which hold none, still load and replay as they always did: every identity then
+holds its log-in connection throughout.
 """
 
 from __future__ import annotations
@@ -26,9 +31,13 @@ from isolation_fuzz.errors import UsageError
 from isolation_fuzz.model import Violation
 from isolation_fuzz.target import TargetSpec
 
-__all__ = ["FORMAT", "Scenario", "ScenarioError", "load_scenario", "save_scenario"]
+__all__ = ["FORMAT", "READABLE_FORMATS", "Scenario", "ScenarioError", "load_scenario",
+           "save_scenario"]
 
-FORMAT = 1
+#: The format this tool writes.
+FORMAT = 2
+#: The formats it reads: every earlier one is a subset of the latest (see the note).
+READABLE_FORMATS = (1, 2)
 _KIND = "isolation-fuzz scenario"
 
 
@@ -92,8 +101,10 @@ class Scenario:
 
         if not isinstance(data, dict) or data.get("kind") != _KIND:
             raise bad(f"not an isolation-fuzz scenario (kind is {_get(data, 'kind')!r})")
-        if data.get("format") != FORMAT:
-            raise bad(f"format {data.get('format')!r} is not supported (this tool reads {FORMAT})")
+        if data.get("format") not in READABLE_FORMATS or isinstance(data.get("format"), bool):
+            readable = " and ".join(map(str, READABLE_FORMATS))
+            raise bad(f"format {data.get('format')!r} is not supported (this tool reads "
+                      f"{readable})")
         try:
             check_limits(data)
             check_scenario(data)

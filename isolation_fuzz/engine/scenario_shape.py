@@ -44,7 +44,11 @@ LIMITS: Final = {
 
 #: Identity names in the order the engine logs identities in (``A`` first).
 IDENTITY_NAMES: Final = "ABCDEFGH"
-MOVE_KINDS: Final = ("start_run", "step", "finish", "look", "forge")
+MOVE_KINDS: Final = (
+    "start_run", "step", "finish", "look", "forge", "connect", "disconnect", "reconnect",
+)
+#: The connection moves, which scenario format 2 brought (issue 13).
+CONNECTION_KINDS: Final = ("connect", "disconnect", "reconnect")
 TRANSPORTS: Final = ("local", "websocket")
 FORGE_ACTIONS: Final = ("run", "connect")
 
@@ -134,6 +138,9 @@ def check_scenario(data: Any) -> None:
         raise ShapeError("moves", f"{len(moves)} moves is over the cap of {LIMITS['moves']}")
     for index, move in enumerate(moves):
         _check_move(move, f"moves[{index}]", names)
+        if data.get("format") == 1 and move.get("kind") in CONNECTION_KINDS:
+            raise ShapeError(f"moves[{index}].kind", f"is {move['kind']!r}, a connection "
+                                                     "move, which format 1 files cannot hold")
 
     violations = _field(data, "violations", list, optional=True) or []
     for index, violation in enumerate(violations):
@@ -163,6 +170,10 @@ def _check_move(move: Any, here: str, names: Collection[str]) -> None:
     if kind in ("step", "finish", "start_run"):
         _field(move, "run_id", str, path=here)
     extra = _field(move, "extra", dict, path=here, optional=True) or {}
+    if kind in CONNECTION_KINDS:
+        _field(move, "connection_id", str, path=here)
+    if kind == "reconnect":
+        _field(extra, "opened", str, path=f"{here}.extra")
     victim = extra.get("victim")
     if victim is not None and victim not in names:
         raise ShapeError(f"{here}.extra.victim", f"names identity {victim!r}, which is not "

@@ -14,11 +14,18 @@ from typing import Any, Literal
 from isolation_fuzz.display import show_id
 from isolation_fuzz.model import Plan, ToolCall
 
-__all__ = ["Move", "MoveKind", "format_moves", "scenario_length"]
+__all__ = ["CONNECTION_MOVES", "Move", "MoveKind", "format_moves", "scenario_length"]
 
-#: What a move can be.  Identities connect once at log-in and stay connected, so
-#: connections are no moves (yet: a later issue brings them back on purpose).
-MoveKind = Literal["start_run", "step", "finish", "look", "forge"]
+#: What a move can be.  Every identity opens one connection at log-in; the three
+#: connection moves (issue 13) then close one (``disconnect``), replace one
+#: (``reconnect``: closed, and a new one opened for the same identity) or open one
+#: more beside the others (``connect``: a second tab).
+MoveKind = Literal[
+    "start_run", "step", "finish", "look", "forge", "connect", "disconnect", "reconnect"
+]
+
+#: The moves that open or close connections.
+CONNECTION_MOVES: tuple[MoveKind, ...] = ("connect", "disconnect", "reconnect")
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,11 @@ class Move:
     ``outcome`` is the scheduler's word for where the moved run stopped:
     ``paused at <checkpoint>``, ``finished``, ``failed: ...``, ``blocked``,
     or ``rejected`` / ``accepted`` for forged tokens.
+
+    ``connection_id`` names the connection a connection move opened (``connect``)
+    or closed (``disconnect``, ``reconnect``); a reconnect's new connection is
+    ``opened``.  Ids are the engine's (``c1`` is A's log-in connection), recorded so
+    that a replay, and a shrunk replay with moves deleted, opens the same ones.
     """
 
     step: int
@@ -41,6 +53,12 @@ class Move:
     action: str | None = None
     outcome: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def opened(self) -> str | None:
+        """The connection a ``reconnect`` opened in place of the one it closed."""
+        value = self.extra.get("opened")
+        return str(value) if value is not None else None
 
     @property
     def final(self) -> bool:
@@ -89,6 +107,12 @@ class Move:
             text = f"let run {self.run_id} ({who}) finish"
         elif self.kind == "look":
             text = f"{who} looks at their data in {len(self.plan)} store(s) (run {self.run_id})"
+        elif self.kind == "connect":
+            text = f"{who} opens another connection {self.connection_id}"
+        elif self.kind == "disconnect":
+            text = f"{who} closes connection {self.connection_id}"
+        elif self.kind == "reconnect":
+            text = f"{who} reconnects: closes {self.connection_id}, opens {self.opened}"
         else:
             text = f"{who} tries a forged token ({self.forgery}) to {self.action}"
         return f"#{self.step:<3} {text}" + (f"  -> {self.outcome}" if self.outcome else "")
@@ -96,7 +120,10 @@ class Move:
 
 def format_moves(identities: Mapping[str, str], moves: Sequence[Move]) -> str:
     """The identities with their user ids, then the moves in order, one per line."""
-    lines = ["identities (each holds one event connection from the start):"]
+    if any(move.kind in CONNECTION_MOVES for move in moves):
+        lines = ["identities (each opens one event connection at log-in: A c1, B c2, ...):"]
+    else:
+        lines = ["identities (each holds one event connection from the start):"]
     lines += [f"  {name} = user {show_id(uid)}" for name, uid in identities.items()]
     chosen = [move for move in moves if not move.final]
     final = [move for move in moves if move.final]

@@ -50,6 +50,9 @@ def _box_label(move: Move) -> str:
         return f"start {run} t={show_id(move.thread_id)} [{tools}]"
     if move.kind == "forge":
         return f"forged {move.forgery} → {move.outcome}"
+    if move.connection_id is not None:  # a connection move (issue 13)
+        opened = f" → {move.opened}" if move.opened else ""
+        return f"{move.kind} {move.connection_id}{opened}"
     outcome = move.outcome.replace("paused at ", "@")
     return f"{move.kind} {run} {outcome}".strip()
 

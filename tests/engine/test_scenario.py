@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from isolation_fuzz.cli import main
-from isolation_fuzz.engine.scenario import Scenario, ScenarioError, load_scenario, save_scenario
+from isolation_fuzz.engine.scenario import (
+    FORMAT,
+    Scenario,
+    ScenarioError,
+    load_scenario,
+    save_scenario,
+)
 from isolation_fuzz.engine.trace import Move
 from isolation_fuzz.model import ToolCall, Violation
 from isolation_fuzz.target import TargetSpec
@@ -31,7 +37,7 @@ def test_round_trip(tmp_path: Path) -> None:
     loaded = load_scenario(path)
     assert loaded == SCENARIO
     data = json.loads(path.read_text())
-    assert data["format"] == 1
+    assert data["format"] == FORMAT == 2
     assert data["tool_version"]
     assert "token" not in path.read_text().lower()  # tokens are re-minted, never stored
 
