@@ -48,6 +48,8 @@ class Parts:
     redis_context: type[UserRedisContext] = UserRedisContext
     postgres_context: type[UserPostgresContext] = UserPostgresContext
     clickhouse_context: type[UserClickHouseContext] = UserClickHouseContext
+    #: Who is connected, and where each user's events go.
+    registry: type[ConnectionRegistry] = ConnectionRegistry
 
 
 class Platform:
@@ -56,7 +58,7 @@ class Platform:
     def __init__(self, parts: Parts, pools: schema.Pools, auth: AuthConfig) -> None:
         self.parts = parts
         self.pools = pools
-        self.registry = ConnectionRegistry()
+        self.registry = parts.registry()
         self.authenticator = parts.authenticator(auth)
         self.cache = ResultCache()
         self.engine = parts.engine(self._open_context, parts.emitters(self.registry))

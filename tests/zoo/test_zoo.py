@@ -194,6 +194,12 @@ WITNESSES: dict[str, tuple[dict[str, str], list[Move]]] = {
         [_start("A", "r1", "t1",
                 (*_LIST, ToolCall("scratch", "redis", value=f"{canary_for('A', 0)} v")))],
     ),
+    # Issue 13: found only by connection moves.
+    "reused_connection_slot": (
+        _PLAIN,
+        [Move(0, "disconnect", "A", connection_id="c1"),
+         Move(0, "connect", "B", connection_id="c3")],
+    ),
     "lost_event": (
         _PLAIN,
         [
@@ -206,9 +212,13 @@ WITNESSES: dict[str, tuple[dict[str, str], list[Move]]] = {
 }
 
 
+#: The witnesses step from checkpoint to checkpoint, as the bug modules tell them.
+EXPLICIT = Limits(points="explicit")
+
+
 @pytest.fixture(scope="module")
 def reference() -> Iterator[Harness]:
-    with open_session(TargetSpec("reference"), ServiceConfig(), Limits()) as session:
+    with open_session(TargetSpec("reference"), ServiceConfig(), EXPLICIT) as session:
         yield session.harness
 
 
@@ -220,8 +230,32 @@ def test_every_bug_has_a_witness() -> None:
 def test_the_stated_shortest_interleaving_shows_the_bug(bug: SeededBug, reference: Harness) -> None:
     identities, moves = WITNESSES[bug.name]
     assert len(moves) == bug.shortest
-    with open_session(TargetSpec(bug.target), ServiceConfig(), Limits()) as session:
+    with open_session(TargetSpec(bug.target), ServiceConfig(), EXPLICIT) as session:
         replayed = perform(session.harness, identities, moves)
         assert replayed.invariants & set(bug.trips), replayed.moves
         assert scenario_length(replayed.moves) == bug.shortest
     assert not perform(reference, identities, moves).reproduced
+
+
+#: Witnesses with automatic points only, for bugs whose shortest changes with them (a
+#: step then runs to the next real await instead of the next checkpoint; issue 12).
+AUTO_WITNESSES: dict[str, tuple[dict[str, str], list[Move]]] = {
+    "lost_event": (WITNESSES["lost_event"][0], WITNESSES["lost_event"][1][:3]),
+}
+
+
+def test_bugs_stating_a_shortest_with_automatic_points_have_a_witness_for_it() -> None:
+    assert set(AUTO_WITNESSES) == {b.name for b in SEEDED_BUGS if b.shortest_auto is not None}
+
+
+@pytest.mark.parametrize("name", sorted(AUTO_WITNESSES))
+def test_the_stated_shortest_with_automatic_points_only_shows_the_bug(name: str) -> None:
+    bug = seeded_bug(name)
+    identities, moves = AUTO_WITNESSES[name]
+    assert len(moves) == bug.shortest_auto
+    assert shortest_for(name, "auto-only") == bug.shortest_auto
+    limits = Limits(points="auto-only")
+    with open_session(TargetSpec(bug.target), ServiceConfig(), limits) as session:
+        replayed = perform(session.harness, identities, moves)
+        assert replayed.invariants & set(bug.trips), replayed.moves
+        assert scenario_length(replayed.moves) == bug.shortest_auto

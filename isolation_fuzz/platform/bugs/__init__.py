@@ -1,6 +1,6 @@
 """The zoo: seeded-bug variants of the reference platform, one small module each.
 
-What lives here: seventeen modules, each differing from the reference platform in
+What lives here: eighteen modules, each differing from the reference platform in
 one place (``variant(part=...)``), explaining its bug in its docstring and
 declaring it as data in one :class:`SeededBug` record, ``BUG``.  The bugs are
 classes that real multi-user agent backends have shipped.  This package lists the
@@ -32,6 +32,7 @@ from isolation_fuzz.platform.bugs import (
     missing_user_filter,
     pooled_emitter_swap,
     prefix_ownership,
+    reused_connection_slot,
     shared_engine_state,
     stale_result_cache,
     thread_ownership_unchecked,
@@ -64,6 +65,7 @@ SEEDED_BUGS: tuple[SeededBug, ...] = (
     stale_result_cache.BUG,
     capped_scratch.BUG,
     unfiltered_key_listing.BUG,
+    reused_connection_slot.BUG,
 )
 
 #: The seeded bugs' names, in zoo order (what ``zoo --bugs`` accepts).
