@@ -177,6 +177,16 @@ def test_a_reused_slot_routes_the_old_users_events_to_the_new_connection(
     assert not perform(slot_bug, {"A": "alice", "B": "bob"}, SLOT_REUSE[1:]).reproduced
 
 
+@pytest.mark.parametrize("target", ["reference", "zoo:reused_connection_slot"])
+def test_connection_moves_work_over_real_websockets(target: str) -> None:
+    # The server unregisters a closed socket in its own time; the moves must still
+    # replay the same way as in process.
+    with open_session(TargetSpec(target, "websocket"), ServiceConfig(), Limits()) as session:
+        replayed = perform(session.harness, {"A": "alice", "B": "bob"}, SLOT_REUSE)
+    assert replayed.reproduced == (target != "reference")
+    assert not replayed.diverged
+
+
 # -- shrinking ---------------------------------------------------------------------------
 
 
