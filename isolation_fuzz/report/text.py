@@ -94,6 +94,7 @@ def format_result(result: CampaignResult) -> str:
     for violation in finding.violations:
         lines.append(f"  {violation_text(violation)}")
     rerun = "" if result.seed is None else f" --seed {result.seed}"
+    rerun += "" if finding.points == "auto" else f" --points {finding.points}"
     lines.append("")
     lines.append(f"re-run with: isolation-fuzz run --target {result.target.name}{rerun}")
     return "\n".join(lines)
