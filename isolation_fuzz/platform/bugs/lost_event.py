@@ -8,6 +8,10 @@ B is stepped twice (emitting ``agent_started`` as number 0); in the final reads 
 run goes on and numbers its events from 1 (``complete_lifecycle``).  Fewer steps
 of B emit nothing, and a run that ends drops the counter, so finishing B instead
 hides the bug.
+
+With automatic points only (``--points auto-only``): 3 moves.  Each step then runs
+to the next real await instead of the next emit, so one step of B (past its
+thread load) already emits ``agent_started`` and more.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class ThreadCounterEmitters(EmitterFactory):
 BUG = SeededBug(
     name="lost_event",
     shortest=4,
+    shortest_auto=3,
     trips=("complete_lifecycle",),
     open_target=variant(emitters=ThreadCounterEmitters),
     summary=first_line(__doc__),
