@@ -19,7 +19,9 @@ budget reads.  What happens around a move lives apart:
   :mod:`isolation_fuzz.engine.gather`, outside the engine's reach.
 
 Every move ends with :meth:`Execution.check`: the events that arrived are recorded
-and every invariant is checked; a violation raises :class:`IsolationViolated`.
+and every invariant is checked, by the incremental oracle
+(:mod:`isolation_fuzz.engine.incremental`: the batch oracle's verdict at the cost of
+the move's own records); a violation raises :class:`IsolationViolated`.
 An example ends with :meth:`Execution.final_reads` (every run left paused
 finishes, then every identity looks at all it holds), as Jepsen ends each test
 with final reads: a leak then needs only the write, not a reader that happens to
@@ -43,12 +45,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, NoReturn
 
-from isolation_fuzz.engine import forging, oracle
+from isolation_fuzz.engine import forging
 from isolation_fuzz.engine.canary import find_canaries, make_canary, make_key_mark
 from isolation_fuzz.engine.connections import ConnectionMoves
 from isolation_fuzz.engine.harness import NAMES, Harness, IsolationViolated, Limits, Stats
 from isolation_fuzz.engine.history import History
 from isolation_fuzz.engine.identity import ForgeryKind, forge_token, mint_token
+from isolation_fuzz.engine.incremental import IncrementalOracle
 from isolation_fuzz.engine.outcome import OutcomeRecorder
 from isolation_fuzz.engine.schedule import RunFn
 from isolation_fuzz.engine.trace import Move
@@ -134,7 +137,10 @@ class Execution(ConnectionMoves):
         self.canary_count: dict[str, int] = {}
         self.step_index = 0
         self.checked_step = -1
-        self.outcomes = OutcomeRecorder(harness, self.history, self.run_owner, self._fail)
+        #: Checks the history after every move at the cost of the move's records (issue 14).
+        self.oracle = IncrementalOracle(self.history)
+        self.outcomes = OutcomeRecorder(harness, self.history, self.run_owner, self._fail,
+                                        check=self.oracle.check)
         #: The infrastructure error that ended this example, if one did.
         self.broken: InfrastructureError | None = None
 
@@ -272,7 +278,8 @@ class Execution(ConnectionMoves):
             return  # nothing moved since the last check
         self.checked_step = self.step_index
         self._collect(self.step_index)
-        violations = oracle.check(self.history)
+        # Exactly what oracle.check(self.history) returns, for the records since last time.
+        violations = self.oracle.check()
         if violations:
             self._fail(violations)
 

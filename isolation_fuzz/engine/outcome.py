@@ -23,6 +23,7 @@ The recorder only writes; the oracle reads the history later, at the move's chec
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import NoReturn
 
 from isolation_fuzz.engine import oracle
@@ -43,6 +44,7 @@ class OutcomeRecorder:
         history: the example's history, appended to.
         run_owner: which identity owns each run id; shared with the example, read only.
         fail: ends the example with the given violations (it raises).
+        check: every violation so far (default: the batch oracle over ``history``).
     """
 
     def __init__(
@@ -51,11 +53,15 @@ class OutcomeRecorder:
         history: History,
         run_owner: dict[str, str],
         fail: Callable[[list[Violation]], NoReturn],
+        *,
+        check: Callable[[], list[Violation]] | None = None,
     ) -> None:
         self.harness = harness
         self.history = history
         self.run_owner = run_owner
         self._fail = fail
+        # The example's incremental oracle when given; else the batch one (the same verdict).
+        self._check = check or partial(oracle.check, history)
 
     def record(self, step: int, run_id: str, outcome: StepOutcome) -> str:
         """Record what ``run_id`` came to at ``step``; returns the move's outcome text."""
@@ -88,7 +94,7 @@ class OutcomeRecorder:
         # it): the example fails here, before the move is listed, as it always has.
         self.history.append(RunBlocked(step, run_id, owner, self.harness.limits.block_timeout))
         self.harness.stats.runs_blocked += 1
-        violations = oracle.check(self.history)
+        violations = self._check()
         if violations:
             self._fail(violations)
         return "blocked"  # only if the user unregistered runs_make_progress

@@ -44,7 +44,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from isolation_fuzz.checkpoint import installed_hook
-from isolation_fuzz.engine.checker import BatchChecker, CheckCadence, Checker
+from isolation_fuzz.engine.checker import CheckCadence, Checker, IncrementalChecker
 from isolation_fuzz.engine.harness import Harness
 from isolation_fuzz.engine.identity import mint_token
 from isolation_fuzz.engine.noise import Noise, NoiseSettings
@@ -125,7 +125,7 @@ class Window:
         self.harness = harness
         self.settings = settings
         self.identities = {identity_name(i): uid for i, uid in enumerate(user_ids)}
-        self.checker = checker or BatchChecker(self.identities, harness.capabilities)
+        self.checker = checker or IncrementalChecker(self.identities, harness.capabilities)
         self.noise = Noise(settings.seed, settings.noise)
         self.stats = StressStats(identities=len(self.identities))
         #: Every record, in order: the evidence a finding keeps.

@@ -302,3 +302,27 @@ def test_incremental_agrees_with_batch_on_recorded_histories(
                             if recorded.canaries.owner_of(c) == record.identity]
             actions.append(("record", record))
         _agree(actions, list(recorded.identities), dict(recorded.identities))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(simulated(), st.lists(st.integers(1, 12), min_size=1))
+def test_stress_checkers_report_the_same_violations_once_each(
+    drawn: tuple[list[str], list[Action]], sizes: list[int],
+) -> None:
+    from isolation_fuzz.capabilities import Capabilities
+    from isolation_fuzz.engine.checker import BatchChecker, IncrementalChecker
+
+    _, actions = drawn
+    users = {n: USERS[n] for n in USERS}  # stress knows every identity from the start
+    batch, live = BatchChecker(users, Capabilities()), IncrementalChecker(users, Capabilities())
+    records = [what for kind, what in actions if kind == "record"]
+    at = 0
+    for size in sizes * (len(records) // max(1, sum(sizes)) + 1):
+        chunk, at = records[at : at + size], at + size
+        if not chunk:
+            break
+        try:  # the checkers register plan canaries themselves, as stress needs
+            expected = batch.add(chunk)
+        except ValueError:
+            return  # a canary of the drawn history written by two identities
+        assert live.add(chunk) == expected
