@@ -326,3 +326,52 @@ def test_stress_checkers_report_the_same_violations_once_each(
         except ValueError:
             return  # a canary of the drawn history written by two identities
         assert live.add(chunk) == expected
+
+
+# -- reads over tiny pools: values collide, runs start and finish at the same step -------
+
+_VALUES = ["v1", "v2", "v3"]
+_KEYS = ["k", "x", "k" + make_key_mark(1), "x" + make_key_mark(2)]
+
+
+@st.composite
+def read_heavy(draw: st.DrawFn) -> list[Action]:
+    """Runs of A and B over two stores whose reads return anything from tiny pools."""
+    actions: list[Action] = []
+    started: dict[str, RunStarted] = {}
+    step = 0
+    key = st.sampled_from(_KEYS)
+    value = st.sampled_from(_VALUES)
+    store = st.sampled_from(["redis", "postgres"])
+    for n in range(draw(st.integers(1, 24))):
+        step += draw(st.sampled_from([0, 0, 1]))
+        move = draw(st.sampled_from(["start", "start", "finish", "finish", "mark"]))
+        if move == "mark":
+            which = draw(st.sampled_from([("A", 1), ("B", 2)]))
+            actions.append(("canary", (make_key_mark(which[1]), which[0])))
+        elif move == "start" or not started:
+            who = draw(st.sampled_from("AB"))
+            calls = draw(st.lists(st.builds(
+                ToolCall, st.sampled_from(TOOLS), store, key, value), min_size=1, max_size=3))
+            run = RunStarted(step, f"r{n}", who, USERS[who], "t1", tuple(calls))
+            started[run.run_id] = run
+            actions.append(("record", run))
+        else:
+            run = started.pop(draw(st.sampled_from(sorted(started))))
+            ok = draw(st.integers(0, 5)) > 0
+            if ok:
+                for i, call in enumerate(run.plan):
+                    got = draw(st.one_of(st.none(), value, st.lists(key, max_size=3),
+                                         st.lists(value, max_size=3),
+                                         st.lists(value, max_size=3).map(
+                                             lambda v: {"values": v})))
+                    actions.append(("record", ToolResult(step, run.run_id, run.identity, i,
+                                                         call, got)))
+            actions.append(("record", RunFinished(step, run.run_id, run.identity, ok, None)))
+    return actions
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(read_heavy())
+def test_incremental_agrees_with_batch_on_colliding_reads(actions: list[Action]) -> None:
+    _agree(actions, ["A", "B"])

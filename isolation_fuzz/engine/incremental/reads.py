@@ -15,10 +15,12 @@ A read is (re-)judged when something it depends on may have changed:
 * a run starts or finishes *at the step* the read's run finished (or the read was
   recorded): only then can a new run be seen by it, remove its data or clean up
   during it (reads.py: later runs can neither precede a read nor be seen by it);
-* a run starts that writes (or forgets, or keeps in scratch) a key or value the read
-  returned: whether a returned value is stale, or a listed key is this identity's or
-  another's, depends on every write of it, even a later one.  Reads are indexed by
-  (store, returned string) for this, so the re-check stays with the reads concerned;
+* a run starts that writes a key or value the read returned *for the first time*
+  (a key new to the identity and store, a value new under its key, a scratch value
+  nobody kept before): whether a returned value is stale, or a listed key is this
+  identity's or another's, depends on whether it was ever written, even later.  Later
+  writes of a known key or value change nothing the judges read.  Reads are indexed
+  by (store, returned string) for this, so the re-check stays with the reads concerned;
 * a key mark a listed key carries is registered (a key's owner by its mark).
 
 Only a hand-made history records a run's finish before its start; that changes what
@@ -39,6 +41,7 @@ from isolation_fuzz.engine import reads as batch
 from isolation_fuzz.engine.canary import find_canaries
 from isolation_fuzz.engine.history import History
 from isolation_fuzz.engine.incremental.forms import Form
+from isolation_fuzz.engine.incremental.pruned import PrunedModel
 from isolation_fuzz.engine.invariants import CheckFunction
 from isolation_fuzz.model import Record, RunFinished, RunStarted, ToolResult, Violation
 
@@ -59,27 +62,45 @@ class _LiveModel(batch._Model):
         self._placed: dict[str, list[tuple[list[batch.Write], int]]] = {}
         self._finish_steps: list[int] = []  # finishes in order: steps never decrease
         self._finish_ids: list[str] = []
+        self.pruned = PrunedModel(self)
+        self._values: dict[tuple[str, str, str | None], set[str]] = {}
 
-    def add_run(self, run: RunStarted) -> None:
-        """Add ``run``'s writes, as the batch model does for each run in start order."""
+    def add_run(self, run: RunStarted) -> list[tuple[str | None, str]]:
+        """Add ``run``'s writes, as the batch model does for each run in start order.
+
+        Returns what an old read may have returned and now has a first write: a key
+        new to its identity and store, a value new under its key, a scratch value
+        nobody kept before (``(None, value)``).  Only these change an old verdict.
+        """
         end = self.history.finished.get(run.run_id)
         finish, ok = (batch._NEVER, False) if end is None else (end.step, end.ok)
         placed = self._placed.setdefault(run.run_id, [])
+        news: list[tuple[str | None, str]] = []
         for index, call in enumerate(run.plan):
             if call.tool == "scratch" and call.value is not None:
+                if call.value not in self.kept:
+                    news.append((None, call.value))
                 self.kept.setdefault(call.value, run.run_id)
             if call.tool not in ("remember", "forget"):
                 continue
             value = call.value if call.tool == "remember" else None
             write = batch.Write(run.run_id, index, run.step, finish, ok, call.key, value)
-            writes = self.memory.setdefault((run.identity, call.store), {}).setdefault(
-                call.key, [])
+            keys = self.memory.setdefault((run.identity, call.store), {})
+            if call.key not in keys and call.key is not None:
+                news.append((call.store, call.key))
+            writes = keys.setdefault(call.key, [])
+            seen = self._values.setdefault((run.identity, call.store, call.key), set())
+            if value is not None and value not in seen:
+                seen.add(value)
+                news.append((call.store, value))
             placed.append((writes, len(writes)))
             writes.append(write)
+            self.pruned.add(run.identity, call.store, write)
             if call.tool == "forget":
                 mine = self.forgetters.setdefault(call.store, [])
                 if not mine or mine[-1] is not run:
                     mine.append(run)
+        return news
 
     def finish_run(self, end: RunFinished) -> None:
         """Give a finished run's writes their finishing step and definiteness."""
@@ -89,6 +110,8 @@ class _LiveModel(batch._Model):
             w = writes[at]
             writes[at] = batch.Write(w.run_id, w.index, w.start, end.step, end.ok, w.key,
                                      w.value)
+            run = self.history.runs[end.run_id]
+            self.pruned.replace(run.identity, run.plan[w.index].store, w, writes[at])
 
     def cleaners(self, run_id: str, since: int, until: int) -> list[RunStarted]:
         """As the batch model's, from the finishes between ``since`` and ``until`` only."""
@@ -129,6 +152,8 @@ class ReadYourWrites(Form):
         self._ordered: list[Violation] | None = []
         self._registered = len(history.canaries)
         self._finished: set[str] = set()
+        self.unfinished: dict[str, dict[str, int]] = {}  # identity -> its runs going on
+        self.floor: dict[str, int] = {}  # identity -> the step its lists may be pruned to
 
     def consume(self, position: int, record: Record) -> None:
         """Update the model and mark the reads ``record`` may change."""
@@ -142,24 +167,19 @@ class ReadYourWrites(Form):
         elif isinstance(record, RunStarted):
             if record.run_id in self._finished:
                 self.everything = True  # a finish before its start: see the note
-            self.model.add_run(record)
+            for touched in self.model.add_run(record):
+                self.dirty.update(self.returned.get(touched, []))
+            if record.run_id not in self._finished:
+                self.unfinished.setdefault(record.identity, {})[record.run_id] = record.step
             self.dirty.update(self.by_run.get(record.run_id, []))
             self._same_step(record.step)
-            for call in record.plan:
-                if call.tool in ("remember", "forget"):
-                    self._touch((call.store, call.key))
-                    self._touch((call.store, call.value))
-                elif call.tool == "scratch":
-                    self._touch((None, call.value))
         elif isinstance(record, RunFinished):
             self._finished.add(record.run_id)
+            owner = self.history.owner_of_run(record.run_id)
+            self.unfinished.get(owner or "", {}).pop(record.run_id, None)
             self.model.finish_run(record)
             self.dirty.update(self.by_run.get(record.run_id, []))
             self._same_step(record.step)
-
-    def _touch(self, key: tuple[str | None, str | None]) -> None:
-        if key[1] is not None:
-            self.dirty.update(self.returned.get((key[0], key[1]), []))
 
     def _same_step(self, step: int) -> None:
         if step == self.last_step:
@@ -179,6 +199,7 @@ class ReadYourWrites(Form):
         if last != self.last_step:
             self.last_step, self.at_last = last, set()
         dirty, self.dirty = self.dirty, set()
+        self._floors(dirty)
         for position in dirty:
             found = self._judge(position)
             if found:
@@ -186,6 +207,16 @@ class ReadYourWrites(Form):
                 self._ordered = None
             elif self.found.pop(position, None) is not None:
                 self._ordered = None
+
+    def _floors(self, dirty: set[int]) -> None:
+        """Per identity, the earliest start of a run going on or about to be judged."""
+        self.floor = {who: next(iter(runs.values()))
+                      for who, runs in self.unfinished.items() if runs}
+        for position in dirty:
+            run = self.history.runs.get(self.reads[position].run_id)
+            if run is not None:
+                floor = self.floor.get(run.identity, self.last_step)
+                self.floor[run.identity] = min(floor, run.step)
 
     def _judge(self, position: int) -> list[Violation]:
         result = self.reads[position]
@@ -196,8 +227,14 @@ class ReadYourWrites(Form):
         if result.step == self.last_step or end.step == self.last_step:
             self.at_last.add(position)
         tool = result.call.tool
-        findings: list[batch.ReadFinding]
-        if tool == "recall":
+        findings: list[batch.ReadFinding] | None = None
+        if tool != "scratch":
+            floor = self.floor.get(run.identity, self.last_step)
+            findings = self.model.pruned.judge(run, result, floor)
+        if findings is not None:
+            if tool == "list":
+                self._watch_marks(position, result.result)
+        elif tool == "recall":
             findings = batch._recall(self.model, run, result)
         elif tool == "list":
             self._watch_marks(position, result.result)
