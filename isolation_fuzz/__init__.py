@@ -97,7 +97,7 @@ def __getattr__(name: str) -> Any:
 # themselves as attributes when imported; they are floors, not names.)
 _public = {
     n for n, v in globals().items()
-    if n[0] != "_" and not isinstance(v, ModuleType)
+    if n[0] not in "_@" and not isinstance(v, ModuleType)  # "@": pytest's rewriting
     and n not in {"annotations", "Any", "ModuleType", "import_module"}
 }
 assert set(__all__) == _public | {"__version__"}, sorted(set(__all__) ^ _public)

@@ -21,6 +21,8 @@ only some ids).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hypothesis import strategies as st
 
 from strategies.identity_families import FAMILIES, family_names
@@ -70,6 +72,10 @@ def user_ids() -> st.SearchStrategy[str]:
     return _USER_IDS
 
 
+def _usable(ids: Sequence[str]) -> bool:
+    return all(i.strip() for i in ids)
+
+
 def _draw_set(draw: st.DrawFn, min_size: int, max_size: int) -> tuple[list[str], list[Labelled]]:
     if max_size < min_size or min_size < 1:
         raise ValueError(f"need 1 <= min_size <= max_size, got {min_size}, {max_size}")
@@ -82,13 +88,18 @@ def _draw_set(draw: st.DrawFn, min_size: int, max_size: int) -> tuple[list[str],
         # Either one may be the writer whose data leaks to the other: draw the order.
         ids.extend((b, a) if draw(_WHICH) else (a, b))
         pairs.append((name, a, b))
-        if max_size >= 3:
+        if max_size >= 3 and _usable(ids):
             # A third id colliding with one already there under a second family: families
             # keep their base as one of the pair, so the pair is whole in the set.
             second = draw(family_names())
             pair = FAMILIES[second].draw_pair(draw, ids[draw(_WHICH)])
-            ids.extend(i for i in pair if i not in ids)
-            pairs.append((second, *pair))
+            if _usable(pair):
+                ids.extend(i for i in pair if i not in ids)
+                pairs.append((second, *pair))
+        if not _usable(ids):
+            # A sanitiser can strip an odd base down to nothing; a blank id names no one
+            # (a token's sub must not be empty), so such a pair is no pair at all.
+            ids, pairs = [], []
     size = draw(st.integers(min_size, max_size))
     while len(ids) < size:
         candidate = draw(_USER_IDS)

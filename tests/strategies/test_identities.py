@@ -111,3 +111,10 @@ def test_nfc_and_nfd_forms_of_one_word_show_differently() -> None:
 
     nfc, nfd = "caf\u00e9", unicodedata.normalize("NFD", "caf\u00e9")
     assert (show_id(nfc), show_id(nfd)) == ("'caf\\u00e9'", "'cafe\\u0301'")
+
+
+@settings(max_examples=500, database=None)
+@given(identity_sets(min_size=2, max_size=3))
+def test_no_identity_set_holds_a_blank_id(ids: list[str]) -> None:
+    # A sanitiser family can strip an odd base to nothing; a token's sub must not be empty.
+    assert all(i.strip() for i in ids)
