@@ -23,4 +23,7 @@ def test_the_fuzzer_catches_the_beta_digest_cache_leak(isolation_fuzz: Isolation
     result = isolation_fuzz.run("examples.chatdesk.adapter:open_beta_target", max_examples=200)
     assert result.verdict == "violation"
     assert result.finding is not None
-    assert {v.invariant for v in result.finding.violations} == {"no_foreign_data"}
+    # Another user's digest: seen as foreign data, or as a read the model cannot explain.
+    found = {v.invariant for v in result.finding.violations}
+    assert found <= {"no_foreign_data", "read_your_writes"}, found
+    assert found
