@@ -18,7 +18,7 @@ from isolation_fuzz.engine.schedule import CampaignLoop, RunController, StepOutc
 from isolation_fuzz.engine.stall import StallPolicy
 from isolation_fuzz.errors import ServiceUnavailable, TargetStalled, UsageError
 
-BLOCK = 0.2
+BLOCK = 0.5  # wide enough that a loaded CI machine keeps the timings apart
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,10 @@ class _Services:
 
 
 def _controller(services: _Services, service_timeout: float = 1.0) -> RunController:
-    return RunController(BLOCK, service_timeout=service_timeout, probe=services.probe)
+    # Explicit points: these tests are about silence between checkpoints, not awaits.
+    return RunController(
+        BLOCK, service_timeout=service_timeout, probe=services.probe, points="explicit"
+    )
 
 
 async def _idle() -> None:
