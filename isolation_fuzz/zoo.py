@@ -41,11 +41,17 @@ class ZooRow:
     shortest_moves: int | None
     examples: int
     elapsed: float
+    #: The correct system that must stay clean (``reference``, or ``zoo --target``'s).
+    control: bool = False
+
+    def __post_init__(self) -> None:
+        if self.bug == "reference":
+            object.__setattr__(self, "control", True)
 
     @property
     def ok(self) -> bool:
-        """Caught (or, for the correct platform, clean) and shrunk to within one move."""
-        if self.bug == "reference":
+        """Caught (or, for the correct system, clean) and shrunk to within one move."""
+        if self.control:
             return not self.caught
         if not self.caught or self.shrunk_moves is None or self.shortest_moves is None:
             return False
@@ -66,7 +72,9 @@ def shortest_for(bug: str, points: Points = "auto") -> int:
     return record.shortest
 
 
-def _row(bug: str, result: CampaignResult, points: Points = "auto") -> ZooRow:
+def _row(
+    bug: str, result: CampaignResult, points: Points = "auto", control: bool = False
+) -> ZooRow:
     finding = result.finding
     return ZooRow(
         bug=bug,
@@ -75,9 +83,10 @@ def _row(bug: str, result: CampaignResult, points: Points = "auto") -> ZooRow:
         first_failure_seconds=result.first_failure_seconds,
         first_failure_examples=result.first_failure_examples,
         shrunk_moves=scenario_length(finding.moves) if finding else None,
-        shortest_moves=None if bug == "reference" else shortest_for(bug, points),
+        shortest_moves=None if control else shortest_for(bug, points),
         examples=result.examples,
         elapsed=result.elapsed,
+        control=control,
     )
 
 
@@ -89,8 +98,13 @@ def run_zoo(
     services: ServiceConfig | None = None,
     on_row: Callable[[ZooRow], None] | None = None,
     points: Points = "auto",
+    control: str = "reference",
 ) -> list[ZooRow]:
-    """A campaign per bug, then one on the correct platform; one row each.
+    """A campaign per bug, then one on the correct system; one row each.
+
+    ``control`` is the correct system that must stay clean: the reference platform,
+    or a user's own target (a name or an import path), so that ``zoo --target``
+    checks the user's system alongside the zoo's bugs.
 
     ``points`` says where runs interleave; with ``auto-only`` the platform's explicit
     checkpoints are switched off, and each shrunk scenario is held to the bug's
@@ -100,8 +114,8 @@ def run_zoo(
     if unknown:
         raise UsageError(f"unknown bug(s) {unknown}; choose from {list(BUGS)}")
     rows = []
-    for name in [*bugs, "reference"]:
-        target = "reference" if name == "reference" else seeded_bug(name).target
+    for name in [*bugs, None]:
+        target = control if name is None else seeded_bug(name).target
         config = CampaignConfig(
             target=TargetSpec(target),
             max_examples=1_000_000,
@@ -113,7 +127,7 @@ def run_zoo(
         result = run_campaign(config)
         if result.verdict == "interrupted":
             break
-        row = _row(name, result, points)
+        row = _row(control if name is None else name, result, points, control=name is None)
         rows.append(row)
         if on_row is not None:
             on_row(row)
@@ -126,7 +140,7 @@ HEADER = ("bug", "caught", "invariant", "first failure", "examples", "shrunk", "
 def format_row(row: ZooRow) -> tuple[str, ...]:
     """The table cells of one row."""
     first = "-" if row.first_failure_seconds is None else f"{row.first_failure_seconds:.1f}s"
-    caught = ("clean" if not row.caught else "VIOLATION") if row.bug == "reference" else (
+    caught = ("clean" if not row.caught else "VIOLATION") if row.control else (
         "yes" if row.caught else "NO"
     )
     return (
@@ -147,7 +161,7 @@ def format_zoo(rows: Sequence[ZooRow]) -> str:
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)) + " |"
              for cell in cells]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    bugs = [r for r in rows if r.bug != "reference"]
+    bugs = [r for r in rows if not r.control]
     caught = sum(r.caught for r in bugs)
     times = sorted(r.first_failure_seconds for r in bugs if r.first_failure_seconds is not None)
     median = times[len(times) // 2] if times else None

@@ -29,6 +29,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     zoo.add_argument("--seed", type=int, default=0, help="campaign seed (default 0)")
     zoo.add_argument("--json", metavar="FILE", help="also write the rows as JSON to FILE")
+    zoo.add_argument(
+        "--target", default="reference", metavar="NAME|MODULE:FACTORY",
+        help="the correct system that must stay clean, checked after the bugs "
+        "(default reference; a name or an import path such as myapp.fuzz:open_target)",
+    )
     add_points_flag(zoo)
 
 
@@ -48,7 +53,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.flush()
 
     rows = run_zoo(bugs, budget_per_bug=args.budget_per_bug, seed=args.seed, on_row=progress,
-                   points=args.points)
+                   points=args.points, control=args.target)
     received = signalled()
     table = format_zoo(rows)
     if received is not None:  # the rows it has, without the PASS/FAIL of a finished zoo

@@ -259,3 +259,29 @@ def test_the_stated_shortest_with_automatic_points_only_shows_the_bug(name: str)
         replayed = perform(session.harness, identities, moves)
         assert replayed.invariants & set(bug.trips), replayed.moves
         assert scenario_length(replayed.moves) == bug.shortest_auto
+
+
+def test_zoo_target_checks_a_users_system_as_the_control_row(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from isolation_fuzz.cli import main
+
+    path = "isolation_fuzz.platform.reference:open_reference_target"
+    code = main(["zoo", "--bugs", "broadcast_events", "--budget-per-bug", "4s",
+                 "--target", path])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    control = [line for line in out.splitlines() if line.startswith(f"| {path}")]
+    assert len(control) == 1
+    assert "| clean " in control[0]
+
+
+def test_zoo_target_that_does_not_load_is_exit_2_before_anything_runs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from isolation_fuzz.cli import main
+
+    assert main(["zoo", "--target", "nowhere.at_all:factory"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "nowhere.at_all" in err
