@@ -63,7 +63,10 @@ def test_the_environment_wins_over_the_table_for_service_urls(
     assert args.postgres_url == "postgresql://table/db"  # type: ignore[attr-defined]
 
 
-def test_keys_a_command_has_no_flag_for_are_ignored(tmp_path: Path) -> None:
+def test_keys_a_command_has_no_flag_for_are_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ISOLATION_FUZZ_REDIS_URL", raising=False)  # CI sets it; it would win
     root = _project(tmp_path, '[tool.isolation-fuzz]\nbudget = "2m"\nredis-url = "redis://h/1"')
     args = _args(["replay", "x.json"], root)
     assert not hasattr(args, "budget")
