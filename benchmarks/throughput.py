@@ -158,7 +158,7 @@ def main() -> None:
     lines += ["", f"Moves/s by interleaving points, side by side (embedded, reset()): {side}."]
     lines += ["", "A move is one state-machine rule: start a run, step it, let it finish, "
               "look, forge a token; each performs several store operations and event "
-              "deliveries, plus the oracle's check of the whole history. A tool call is "
+              "deliveries, plus the oracle's incremental check of what the move added. A tool call is "
               "one store operation; `raw : fuzzed` is how many times faster the same "
               "operations go through the bare drivers (no fuzzer, scheduler, platform, "
               "events, canaries or oracle) than inside a campaign. `reset()` keeps one "
