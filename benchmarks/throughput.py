@@ -156,17 +156,19 @@ def main() -> None:
     side = ", ".join(f"{r['points']} {r['moves_per_second']}" for r in rows
                      if r["between_examples"] == "reset()" and r["setup"] == "embedded")
     lines += ["", f"Moves/s by interleaving points, side by side (embedded, reset()): {side}."]
-    lines += ["", "A move is one state-machine rule: start a run, step it, let it finish, "
-              "look, forge a token; each performs several store operations and event "
-              "deliveries, plus the oracle's incremental check of what the move added. A tool call is "
-              "one store operation; `raw : fuzzed` is how many times faster the same "
-              "operations go through the bare drivers (no fuzzer, scheduler, platform, "
-              "events, canaries or oracle) than inside a campaign. `reset()` keeps one "
-              "target open and clears each example's data; `fresh target` "
-              "(`--fresh-target`) also closes it and calls the factory again after every "
-              "example. `points`: where runs may be interleaved (`--points`): only at "
-              "`checkpoint()` calls (explicit), at every real await as well (auto), or at "
-              "awaits only (auto-only); more points mean more, shorter moves."]
+    lines += ["", (
+        'A move is one state-machine rule: start a run, step it, let it finish, look, '
+        'forge a token; each performs several store operations and event deliveries, plus'
+        " the oracle's incremental check of what the move added. A tool call is one store"
+        ' operation; `raw : fuzzed` is how many times faster the same operations go '
+        'through the bare drivers (no fuzzer, scheduler, platform, events, canaries or '
+        'oracle) than inside a campaign. `reset()` keeps one target open and clears each '
+        "example's data; `fresh target` (`--fresh-target`) also closes it and calls the "
+        'factory again after every example. `points`: where runs may be interleaved '
+        '(`--points`): only at `checkpoint()` calls (explicit), at every real await as '
+        'well (auto), or at awaits only (auto-only); more points mean more, shorter '
+        'moves.'
+    )]
     table = "\n".join(lines)
     print(table)
     RESULTS.mkdir(exist_ok=True)
