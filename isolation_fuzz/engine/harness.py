@@ -32,11 +32,12 @@ from typing import Any
 
 from isolation_fuzz.capabilities import Capabilities
 from isolation_fuzz.engine.history import History
-from isolation_fuzz.engine.identity import AuthConfig, Redactor
+from isolation_fuzz.engine.identity import AuthConfig
 from isolation_fuzz.engine.points import Points
 from isolation_fuzz.engine.schedule import CampaignLoop, RunController
 from isolation_fuzz.engine.trace import Move
 from isolation_fuzz.model import EventDelivered, Violation
+from isolation_fuzz.redaction import Redactor
 from isolation_fuzz.target import Target
 
 __all__ = [

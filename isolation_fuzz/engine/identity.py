@@ -1,9 +1,9 @@
-"""Identities: JWT signing configuration, minted and forged tokens, and redaction.
+"""Identities: JWT signing configuration, minted and forged tokens.
 
 Each fuzzed user has a distinct identity with its own real JWT. The signing key lives in
 an `AuthConfig` whose repr hides it, and every string that leaves the fuzzer (progress,
-reports, scenario files, error messages) passes through a `Redactor`, so neither tokens
-nor keys are ever printed.
+reports, scenario files, error messages) passes through a
+:class:`isolation_fuzz.redaction.Redactor`, so neither tokens nor keys are ever printed.
 """
 
 from __future__ import annotations
@@ -18,16 +18,13 @@ from typing import Any, Final, Literal, get_args
 import jwt
 
 from isolation_fuzz.errors import UsageError
-from isolation_fuzz.redaction import Redactor, redact_url  # re-exported: older imports
 
 __all__ = [
     "FORGERY_KINDS",
     "AuthConfig",
     "ForgeryKind",
-    "Redactor",
     "forge_token",
     "mint_token",
-    "redact_url",
 ]
 
 Algorithm = Literal["HS256", "RS256"]

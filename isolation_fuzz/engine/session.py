@@ -26,10 +26,11 @@ from functools import partial
 from isolation_fuzz.capabilities import capabilities_of, refine
 from isolation_fuzz.engine.execution import Harness, IsolationViolated, Limits, Stats
 from isolation_fuzz.engine.fresh import fresh_target
-from isolation_fuzz.engine.identity import AuthConfig, Redactor
+from isolation_fuzz.engine.identity import AuthConfig
 from isolation_fuzz.engine.schedule import CampaignLoop, RunController
 from isolation_fuzz.engine.stall import InfrastructureStop
 from isolation_fuzz.errors import IsolationFuzzError
+from isolation_fuzz.redaction import Redactor
 from isolation_fuzz.services import ServiceConfig, ServiceFaults, open_services, probe_services
 from isolation_fuzz.target import Target, TargetSpec, open_target, resolve_target
 
