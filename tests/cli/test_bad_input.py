@@ -22,35 +22,13 @@ from typing import Any
 import pytest
 
 from isolation_fuzz.cli import COMMANDS, main
+from tests.engine.test_scenario_shape import good  # one valid scenario for both tables
 
 #: A password put into URLs below; it must never be shown.
 SECRET = "hunter2-s3cret"
+
 #: In a row's files: make this path a directory.
 DIR = object()
-
-
-def good() -> dict[str, Any]:
-    """A valid scenario file (the shape tests/engine/test_scenario_shape.py starts from)."""
-    return {
-        "format": 1,
-        "kind": "isolation-fuzz scenario",
-        "tool_version": "0.1.0",
-        "target": {"name": "reference", "transport": "local"},
-        "seed": 3,
-        "shrunk": True,
-        "claims": {"alg": "HS256"},
-        "identities": {"A": "u1", "B": "u10"},
-        "moves": [
-            {"step": 1, "kind": "start_run", "identity": "A", "run_id": "r1", "thread_id": "t1",
-             "plan": [{"tool": "remember", "store": "redis", "key": "k", "value": "v"}],
-             "outcome": "paused at emit"},
-            {"step": 2, "kind": "step", "identity": "A", "run_id": "r1"},
-            {"step": 3, "kind": "forge", "identity": "B", "forgery": "alg_none",
-             "action": "run", "extra": {"victim": "A"}},
-        ],
-        "violations": [{"invariant": "no_foreign_data", "anomaly": "ForeignDataObserved",
-                        "step": 2, "identities": ["A", "B"], "message": "m", "evidence": {}}],
-    }
 
 
 def changed(edit: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
