@@ -9,7 +9,8 @@ decides how often each is drawn and how a set is put together:
 
 * seven in eight sets open with a pair from one family, drawn by weight;
 * a third id, when there is room, collides with one of the first two under a second
-  family (``a``, ``a:b`` and ``a*`` break a delimiter and a glob layout at once);
+  family, drawn unweighted (``a``, ``a:b`` and ``a*`` break a delimiter and a glob
+  layout at once);
 * the rest are :func:`user_ids`: plain names, ids of special characters, random
   Unicode and very long ids.
 
@@ -90,8 +91,9 @@ def _draw_set(draw: st.DrawFn, min_size: int, max_size: int) -> tuple[list[str],
         pairs.append((name, a, b))
         if max_size >= 3 and _usable(ids):
             # A third id colliding with one already there under a second family: families
-            # keep their base as one of the pair, so the pair is whole in the set.
-            second = draw(family_names())
+            # keep their base as one of the pair, so the pair is whole in the set.  The
+            # second family is drawn unweighted: it keeps the rarest families over 3%.
+            second = draw(family_names(weighted=False))
             pair = FAMILIES[second].draw_pair(draw, ids[draw(_WHICH)])
             if _usable(pair):
                 ids.extend(i for i in pair if i not in ids)

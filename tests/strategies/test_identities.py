@@ -2,7 +2,8 @@
 
 Property tests on each family's generator (on the strategies' own bases and on long
 provider-style bases, as a third id is built), then the benchmark's sampling function
-on 2,000 sets: every family in at least 3% of them (issue 13).
+on 10,000 sets, as the README's table: every family in at least 3% of them (issue 13;
+fewer sets are too noisy for a floor the rarest family clears by under one point).
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def _benchmark() -> ModuleType:
 
 def test_every_family_appears_in_at_least_3_percent_of_sets() -> None:
     bench = _benchmark()
-    shares = bench.drawn_shares(bench.sample(2_000, 0))
+    shares = bench.drawn_shares(bench.sample(10_000, 0))
     assert set(shares) == set(FAMILIES)
     assert {name: share for name, share in shares.items() if share < bench.FLOOR} == {}
 
