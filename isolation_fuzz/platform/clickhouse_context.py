@@ -6,7 +6,7 @@ without mutations.  Every query binds its values as parameters and filters by
 owner.  Listing and aggregates go through a per-platform `ResultCache`, keyed by
 user, invalidated by the user's own writes.
 
-Seams for seeded-bug variants: `_cache_key`, `_owner_filter`, `_aggregate_filter`.
+Seams for seeded-bug variants: `_owner`, `_cache_key`, `_owner_filter`, `_aggregate_filter`.
 """
 
 from __future__ import annotations
@@ -81,6 +81,10 @@ class UserClickHouseContext(UserDataContext):
 
     # -- seams ---------------------------------------------------------------------
 
+    def _owner(self) -> str:
+        """The value stored in, and matched against, the ``owner`` column: the user id."""
+        return self.ctx.user_id
+
     def _cache_key(self, query_name: str, params: tuple[Any, ...]) -> tuple[Any, ...]:
         """The cache key of a query result: the user is part of it."""
         return (self.ctx.user_id, query_name, params)
@@ -96,7 +100,7 @@ class UserClickHouseContext(UserDataContext):
     # -- plumbing ------------------------------------------------------------------
 
     def _params(self, **extra: Any) -> dict[str, Any]:
-        return {"owner": self.ctx.user_id, **extra}
+        return {"owner": self._owner(), **extra}
 
     async def _cached(self, name: str, compute: Callable[[], Awaitable[Any]]) -> Any:
         key = self._cache_key(name, ())

@@ -123,11 +123,17 @@ def _remember(name: str, store: Store, *more: ToolCall) -> tuple[ToolCall, ...]:
     return (ToolCall("remember", store, "k", f"{canary_for(name, 0)} v"), *more)
 
 
+def _keep(name: str, store: Store) -> ToolCall:
+    return ToolCall("scratch", store, value=f"{canary_for(name, 0)} v")
+
+
 def _start(name: str, run: str, thread: str, plan: tuple[ToolCall, ...]) -> Move:
     return Move(0, "start_run", name, run, thread, plan)
 
 
 _LIST = (ToolCall("list", "redis"),)
+#: A provider-style id of 46 characters: two that differ after it agree on their first 36.
+_ROLE = "arn:aws:sts::000000000000:assumed-role/deploy"
 _PLAIN = {"A": "a", "B": "b"}
 
 #: For each bug, identities and moves of its shortest interleaving (its module's
@@ -192,13 +198,18 @@ WITNESSES: dict[str, tuple[dict[str, str], list[Move]]] = {
     "capped_scratch": (
         _PLAIN,
         [_start("A", "r1", "t1",
-                (*_LIST, ToolCall("scratch", "redis", value=f"{canary_for('A', 0)} v")))],
+                (*_LIST, _keep("A", "redis")))],
     ),
     # Issue 13: found only by connection moves.
     "reused_connection_slot": (
         _PLAIN,
         [Move(0, "disconnect", "A", connection_id="c1"),
          Move(0, "connect", "B", connection_id="c3")],
+    ),
+    # Issue 13: found only by an identity family (ids agreeing on 36 characters).
+    "truncated_owner": (
+        {"A": f"{_ROLE}-a", "B": f"{_ROLE}-b"},
+        [_start("B", "r1", "t1", _remember("B", "clickhouse"))],
     ),
     "lost_event": (
         _PLAIN,

@@ -1,6 +1,6 @@
 """The zoo: seeded-bug variants of the reference platform, one small module each.
 
-What lives here: eighteen modules, each differing from the reference platform in
+What lives here: nineteen modules, each differing from the reference platform in
 one place (``variant(part=...)``), explaining its bug in its docstring and
 declaring it as data in one :class:`SeededBug` record, ``BUG``.  The bugs are
 classes that real multi-user agent backends have shipped.  This package lists the
@@ -37,6 +37,7 @@ from isolation_fuzz.platform.bugs import (
     stale_result_cache,
     thread_ownership_unchecked,
     thread_routed_events,
+    truncated_owner,
     unfiltered_key_listing,
     unscoped_cache_key,
     unverified_token,
@@ -66,6 +67,7 @@ SEEDED_BUGS: tuple[SeededBug, ...] = (
     capped_scratch.BUG,
     unfiltered_key_listing.BUG,
     reused_connection_slot.BUG,
+    truncated_owner.BUG,
 )
 
 #: The seeded bugs' names, in zoo order (what ``zoo --bugs`` accepts).
