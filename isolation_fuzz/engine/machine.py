@@ -132,10 +132,6 @@ def machine_for(harness: Harness) -> type[RuleBasedStateMachine]:
                 kinds.append("look")
             if ex.forgeries < limits.max_forgeries:
                 kinds.append("forge")
-            # Every other kind twice, a connection move once: a connection bug needs one
-            # or two of them, while every one displaces a step the runs could use (with
-            # equal shares, the id-collision bugs took twice the examples to find).
-            kinds += kinds
             if ex.connection_moves < limits.max_connection_moves:
                 kinds.append("connection")  # last: the others keep their draws (issue 13)
             return kinds
