@@ -132,7 +132,7 @@ def _start(name: str, run: str, thread: str, plan: tuple[ToolCall, ...]) -> Move
 
 
 _LIST = (ToolCall("list", "redis"),)
-#: A provider-style id of 46 characters: two that differ after it agree on their first 36.
+#: A provider-style id: two that differ after it agree on far more than their first 8.
 _ROLE = "arn:aws:sts::000000000000:assumed-role/deploy"
 _PLAIN = {"A": "a", "B": "b"}
 
@@ -206,7 +206,7 @@ WITNESSES: dict[str, tuple[dict[str, str], list[Move]]] = {
         [Move(0, "disconnect", "A", connection_id="c1"),
          Move(0, "connect", "B", connection_id="c3")],
     ),
-    # Issue 13: found only by an identity family (ids agreeing on 36 characters).
+    # Issue 13: found only by identity families (ids agreeing on their first 8 characters).
     "truncated_owner": (
         {"A": f"{_ROLE}-a", "B": f"{_ROLE}-b"},
         [_start("B", "r1", "t1", _remember("B", "clickhouse"))],

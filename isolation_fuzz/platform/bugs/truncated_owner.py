@@ -1,15 +1,15 @@
-"""ClickHouse owners are cut to 36 characters: ids sharing their first 36 share rows.
+"""ClickHouse rows are owned by a short id, the first 8 characters: ids sharing them share rows.
 
-The ``owner`` column was sized for the UUIDs the first identity provider issued
-(``FixedString(36)``, which refuses a longer value), so the code cuts every user id
-to 36 characters before writing or filtering.  Provider-style ids are longer and
-share long prefixes (``arn:aws:sts::…:assumed-role/deploy-…/session-…``,
-``repo:acme/svc:ref:refs/heads/…``): two of them that agree on their first 36
-characters are one owner.  Only ids built to share a long prefix reach it; random
-and hand-picked ids never agree on 36 characters.
+The analytics tables were keyed by a short owner id, the first 8 characters of the
+user id, as a UUID's first 8 hex digits are unique enough among one tenant's users
+(``FixedString(8)``, like a short commit hash).  Provider-style ids share far longer
+prefixes (``auth0|64f…``, ``google-oauth2|1098…``, ``arn:aws:sts::…``,
+``user_2024_…``), and so do 64-bit numeric ids: two of them that agree on their
+first 8 characters are one owner.  Only ids built to share a prefix reach it: the
+generator before identity families never drew two ids agreeing on 8 characters.
 
 Shortest interleaving: 1 move.  B starts a run that remembers on ClickHouse; in
-the final reads A, whose id agrees with B's on its first 36 characters, looks and
+the final reads A, whose id agrees with B's on its first 8 characters, looks and
 sees B's key name and canary (``no_foreign_data``).
 """
 
@@ -19,8 +19,8 @@ from isolation_fuzz.platform.bugs._record import SeededBug, first_line
 from isolation_fuzz.platform.clickhouse_context import UserClickHouseContext
 from isolation_fuzz.platform.reference import variant
 
-#: The width of the ``owner`` column: a UUID's.
-OWNER_WIDTH = 36
+#: The width of the short owner id.
+OWNER_WIDTH = 8
 
 
 class TruncatedOwnerContext(UserClickHouseContext):
