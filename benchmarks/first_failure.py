@@ -55,6 +55,9 @@ def first_failure(bug: str, seed: int, budget: float, points: str) -> tuple[int 
         confirm=1,
     )
     result = run_campaign(config)
+    if result.verdict == "interrupted":
+        # A signal ends the benchmark, not just this seed's campaign.
+        raise SystemExit(result.exit_code)
     if result.first_failure_examples is None:
         return None, result.fuzzing_seconds
     return result.first_failure_examples, result.first_failure_seconds or 0.0
