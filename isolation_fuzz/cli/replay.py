@@ -32,7 +32,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     scenario = load_scenario(args.file)
     if args.export_test:
-        path = export_test(scenario, Path(args.export_test))
+        path = export_test(scenario, Path(args.export_test), overwrite=args.force)
         err.write(f"wrote regression test {path}\n")
     report = replay_scenario(
         scenario, target=args.target, services=services_from(args), repeat=args.repeat,

@@ -176,11 +176,17 @@ def test_{name}_stays_fixed() -> None:
 '''
 
 
-def export_test(scenario: Scenario, path: str | Path) -> Path:
-    """Write a standalone pytest module that replays ``scenario`` and fails while it reproduces."""
+def export_test(scenario: Scenario, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write a standalone pytest module that replays ``scenario`` and fails while it reproduces.
+
+    An existing file is replaced only with ``overwrite`` (the CLI's ``--force``): it may
+    be a regression test someone has edited.
+    """
     out = Path(path)
     if out.suffix != ".py":
         raise UsageError(f"--export-test {out}: the test module's name must end in .py")
+    if out.exists() and not overwrite:
+        raise UsageError(f"--export-test {out} exists; pass overwrite=True (--force) to replace it")
     invariants = ", ".join(sorted(scenario.invariants)) or "none recorded"
     name = "_".join(sorted(scenario.invariants)) or "scenario"
     payload = json.dumps(scenario.to_json(), ensure_ascii=False, default=str)

@@ -20,6 +20,7 @@ from isolation_fuzz.engine.campaign import CampaignConfig, run_campaign
 from isolation_fuzz.engine.identity import AuthConfig
 from isolation_fuzz.engine.reproduce import export_test, replay_scenario
 from isolation_fuzz.engine.scenario import load_scenario, save_scenario
+from isolation_fuzz.errors import UsageError
 from isolation_fuzz.target import TargetSpec
 
 BIN = Path(sys.executable).parent
@@ -76,6 +77,19 @@ def test_the_exported_test_fails_on_the_bug_and_passes_on_the_fix(
     assert "REPRODUCED" in buggy.stdout
     fixed = _pytest(module, ISOLATION_FUZZ_TARGET="reference")
     assert fixed.returncode == 0, fixed.stdout
+
+
+def test_export_test_keeps_an_existing_file_unless_told_to_overwrite(
+    finding_file: Path, tmp_path: Path
+) -> None:
+    scenario = load_scenario(finding_file)
+    edited = tmp_path / "test_regression.py"
+    edited.write_text("# edited by hand\n")
+    with pytest.raises(UsageError, match="exists; pass overwrite=True"):
+        export_test(scenario, edited)
+    assert edited.read_text() == "# edited by hand\n"
+    export_test(scenario, edited, overwrite=True)
+    assert edited.read_text() != "# edited by hand\n"
 
 
 def test_a_campaign_killed_mid_shrink_leaves_a_replayable_scenario(tmp_path: Path) -> None:
