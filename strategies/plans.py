@@ -5,6 +5,8 @@ are short texts; before a run starts, the state machine prefixes each value with
 canary of the writing identity and suffixes each key with the identity's key mark
 (issue 13), so that whatever the target returns, a value or a key name, can be
 traced back to its owner.  The mark is derived, not drawn: draws stay as they were.
+One name, ``k``, stays shared (`SHARED_KEYS`): users' keys of the same name are
+where a delete or read that forgets the owner shows.
 
 ``scratch`` (a value kept in the request's own scratch, read back whole) is drawn
 only when asked for (a target declaring it); otherwise the draws are exactly the
@@ -19,9 +21,14 @@ from hypothesis import strategies as st
 
 from isolation_fuzz.model import CORE_TOOLS, STORES, ToolCall
 
-__all__ = ["KEY_POOL", "plans", "tool_calls"]
+__all__ = ["KEY_POOL", "SHARED_KEYS", "plans", "tool_calls"]
 
 KEY_POOL: tuple[str, ...] = ("k", "b:x", "x", "k*")
+
+#: Key names every user's app uses alike (a ``profile``, a ``settings``): left without
+#: the owner's mark, so that a read or a delete that forgets the owner meets another
+#: user's key of the same name.  A listed one is traced to whoever wrote it.
+SHARED_KEYS: frozenset[str] = frozenset({"k"})
 
 
 def tool_calls(

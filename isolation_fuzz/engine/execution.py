@@ -65,6 +65,7 @@ from isolation_fuzz.model import (
     Violation,
 )
 from isolation_fuzz.target import EventStream
+from strategies.plans import SHARED_KEYS
 
 # The harness's names are re-exported: callers that drive an example import its
 # world from here too (the session, the zoo's tests, benchmarks).
@@ -77,6 +78,7 @@ __all__ = [
     "Stats",
     "canary_for",
     "key_mark_for",
+    "owned_key",
 ]
 
 #: A run left to finish is stepped at most this often (plans are short; this is a backstop).
@@ -109,6 +111,15 @@ def key_mark_for(name: str) -> str:
     """
     digest = hashlib.blake2b(f"{name}/keys".encode(), digest_size=3).digest()
     return make_key_mark(int.from_bytes(digest, "big"))
+
+
+def owned_key(name: str, key: str) -> str:
+    """``key`` as identity ``name`` uses it: with its mark, unless a shared name.
+
+    Shared names (:data:`strategies.plans.SHARED_KEYS`) stay as drawn, the same for
+    every identity, as real apps' ``profile`` keys are.
+    """
+    return key if key in SHARED_KEYS else f"{key}{key_mark_for(name)}"
 
 
 class Execution(ConnectionMoves):
@@ -341,13 +352,12 @@ class Execution(ConnectionMoves):
     def _with_canaries(self, name: str, plan: Plan) -> Plan:
         # Values written (remembered, or kept in scratch) get a canary each; key names
         # get the owner's key mark, registered once.
-        mark = key_mark_for(name)
         out = []
         for call in plan:
             key, value = call.key, call.value
             if key is not None:
-                self.history.canaries.register(mark, name)
-                key = f"{key}{mark}"
+                self.history.canaries.register(key_mark_for(name), name)
+                key = owned_key(name, key)
             if value is not None:
                 n = self.canary_count.get(name, 0)
                 self.canary_count[name] = n + 1

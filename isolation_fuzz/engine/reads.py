@@ -51,7 +51,7 @@ from typing import Any
 
 from isolation_fuzz.engine.canary import find_canaries, is_key_mark
 from isolation_fuzz.engine.history import History
-from isolation_fuzz.model import RunStarted, ToolResult
+from isolation_fuzz.model import RunStarted, ToolCall, ToolResult
 
 __all__ = ["ReadFinding", "Write", "read_findings"]
 
@@ -104,6 +104,8 @@ class _Model:
         self.memory: dict[tuple[str, str], dict[str | None, list[Write]]] = {}
         self.kept: dict[str, str] = {}  # kept scratch value -> the run that kept it
         self.forgetters: dict[str, list[RunStarted]] = {}  # store -> runs that forget there
+        # (store, key name) -> runs that remember or forget that name there
+        self.namers: dict[tuple[str, str | None], list[RunStarted]] = {}
         for run in history.runs.values():
             end = history.finished.get(run.run_id)
             finish, ok = (_NEVER, False) if end is None else (end.step, end.ok)
@@ -116,10 +118,22 @@ class _Model:
                 write = Write(run.run_id, index, run.step, finish, ok, call.key, value)
                 keys = self.memory.setdefault((run.identity, call.store), {})
                 keys.setdefault(call.key, []).append(write)
-                if call.tool == "forget":
-                    mine = self.forgetters.setdefault(call.store, [])
-                    if not mine or mine[-1] is not run:
-                        mine.append(run)
+                self.suspect(run, call)
+
+    def suspect(self, run: RunStarted, call: ToolCall) -> None:
+        """Note ``run`` as one that may remove data: it forgets, or writes a key name.
+
+        A write of a key name can remove another identity's key of the same name only
+        where a system forgets the owner (an upsert deleting by name): such names are
+        the shared ones (``strategies.plans.SHARED_KEYS``), as the marked differ.
+        """
+        if call.tool == "forget":
+            mine = self.forgetters.setdefault(call.store, [])
+            if not mine or mine[-1] is not run:
+                mine.append(run)
+        named = self.namers.setdefault((call.store, call.key), [])
+        if not named or named[-1] is not run:
+            named.append(run)
 
     def span(self, run_id: str) -> tuple[int, int]:
         start = self.history.runs[run_id].step
@@ -156,12 +170,17 @@ class _Model:
                 acceptable.append(value)
         return expected, acceptable, due
 
-    def destroyers(self, identity: str, store: str, since: int, until: int) -> list[RunStarted]:
-        """Runs that forget on ``store`` and may have run in ``[since, until]``."""
-        return [
-            run for run in self.forgetters.get(store, [])
-            if run.step <= until and self.span(run.run_id)[1] >= since
-        ]
+    def destroyers(
+        self, identity: str, store: str, since: int, until: int, key: str | None = None
+    ) -> list[RunStarted]:
+        """Runs that may have removed ``identity``'s ``key`` on ``store`` in ``[since, until]``:
+        those that forget there, and other identities' that wrote or forgot that name."""
+        runs = list(self.forgetters.get(store, []))
+        if key is not None:
+            runs += [r for r in self.namers.get((store, key), [])
+                     if r.identity != identity and r not in runs]
+        return [run for run in runs
+                if run.step <= until and self.span(run.run_id)[1] >= since]
 
     def cleaners(self, run_id: str, since: int, until: int) -> list[RunStarted]:
         """Runs other than ``run_id`` that ended (and so cleaned up) in ``[since, until]``."""
@@ -214,10 +233,10 @@ def read_findings(history: History) -> list[ReadFinding]:
     return out
 
 
-def _gone(model: _Model, run: RunStarted, result: ToolResult, due: Write | None
-          ) -> tuple[str, tuple[str, ...]]:
+def _gone(model: _Model, run: RunStarted, result: ToolResult, due: Write | None,
+          key: str | None) -> tuple[str, tuple[str, ...]]:
     since = due.start if due is not None else run.step
-    suspects = model.destroyers(run.identity, result.call.store, since, result.step)
+    suspects = model.destroyers(run.identity, result.call.store, since, result.step, key)
     return _missing(run.identity, [r for r in suspects if r.identity != run.identity],
                     run.run_id)
 
@@ -233,7 +252,7 @@ def _recall(model: _Model, run: RunStarted, result: ToolResult) -> list[ReadFind
     if got is not None and any(w.value == got for w in writes):
         anomaly = "StaleRead"
     elif got is None:
-        anomaly, culprits = _gone(model, run, result, due)
+        anomaly, culprits = _gone(model, run, result, due, call.key)
     else:
         anomaly = "LostWrite"
     return [ReadFinding(anomaly, result, run.identity, call.key, expected, acceptable, got,
@@ -263,7 +282,7 @@ def _list(model: _Model, run: RunStarted, result: ToolResult) -> list[ReadFindin
             continue
         _, acceptable, due = model.legitimate(writes, run.run_id, result.index)
         if None not in acceptable:
-            anomaly, culprits = _gone(model, run, result, due)
+            anomaly, culprits = _gone(model, run, result, due, name)
             out.append(ReadFinding(anomaly, result, run.identity, name, "present",
                                    ["present"], listed, culprits))
     return out
@@ -296,7 +315,7 @@ def _aggregate(model: _Model, run: RunStarted, result: ToolResult) -> list[ReadF
                                    acceptable, value))
         # A stale value in place of the live one is one anomaly, reported once.
         if not stale and None not in acceptable and not any(v in values for v in acceptable):
-            anomaly, culprits = _gone(model, run, result, due)
+            anomaly, culprits = _gone(model, run, result, due, key)
             out.append(ReadFinding(anomaly, result, run.identity, key, expected, acceptable,
                                    values, culprits))
     return out

@@ -18,7 +18,7 @@ state machine's strategies, scaled up:
   user's id, so routing by thread alone shows.
 * **Marks**: values carry a canary of their owner and keys its key mark, derived
   exactly as for an example (:func:`~isolation_fuzz.engine.execution.canary_for`,
-  :func:`~isolation_fuzz.engine.execution.key_mark_for`), so a stress finding turns
+  :func:`~isolation_fuzz.engine.execution.owned_key`), so a stress finding turns
   into a scenario whose plans already carry them.
 """
 
@@ -31,7 +31,7 @@ from hypothesis import Phase, find, settings
 from hypothesis import strategies as st
 
 from isolation_fuzz.capabilities import Capabilities
-from isolation_fuzz.engine.execution import canary_for, key_mark_for
+from isolation_fuzz.engine.execution import canary_for, owned_key
 from isolation_fuzz.engine.userids import admit
 from isolation_fuzz.errors import UsageError
 from isolation_fuzz.model import Plan, ToolCall
@@ -137,13 +137,13 @@ class Marker:
         self._count: dict[str, int] = {}
 
     def mark(self, name: str, plan: Plan) -> Plan:
-        """``plan`` with ``name``'s key mark on every key and a fresh canary on every value."""
-        mark = key_mark_for(name)
+        """``plan`` with ``name``'s key mark on every key not shared, a fresh canary on
+        every value."""
         out = []
         for call in plan:
             key, value = call.key, call.value
             if key is not None:
-                key = f"{key}{mark}"
+                key = owned_key(name, key)
             if value is not None:
                 n = self._count.get(name, 0)
                 self._count[name] = n + 1

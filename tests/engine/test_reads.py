@@ -185,6 +185,26 @@ def test_a_runs_scratch_reads_back_what_it_kept() -> None:
     assert _found(h) == []
 
 
+def test_data_gone_while_another_identity_wrote_the_same_key_name_names_it() -> None:
+    # A shared key name (strategies.plans.SHARED_KEYS): an upsert deleting by name.
+    h = _history()
+    _run(h, 1, "r1", "A", [remember("k", V1)], ["ok"])
+    _run(h, 3, "r2", "B", [remember("k", VB)], ["ok"])
+    _run(h, 5, "r3", "A", [ToolCall("recall", "redis", "k")], [None])
+    (v,) = oracle.read_your_writes(h)
+    assert (v.anomaly, v.identities, v.evidence["culprits"]) == (
+        "DataDestroyedByAnotherIdentity", ("A", "B"), ["r2"])
+
+
+def test_another_identitys_write_of_another_key_name_is_no_suspect() -> None:
+    h = _history()
+    _run(h, 1, "r1", "A", [remember("k", V1)], ["ok"])
+    _run(h, 3, "r2", "B", [remember("j", VB)], ["ok"])
+    _run(h, 5, "r3", "A", [ToolCall("recall", "redis", "k")], [None])
+    (v,) = oracle.read_your_writes(h)
+    assert (v.anomaly, v.identities) == ("LostWrite", ("A",))
+
+
 def test_scratch_removed_while_another_identitys_run_ended_is_destroyed_by_it() -> None:
     h = _history()
     _start(h, 1, "r1", "A", [scratch(V1), scratch(V2)])

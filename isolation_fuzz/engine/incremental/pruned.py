@@ -45,7 +45,7 @@ class PrunedModel(batch._Model):
     """A copy of the live model's write lists, pruned of dead writes per list.
 
     Args:
-        full: the live model whose runs, scratch values and forgetters it shares.
+        full: the live model whose runs, scratch values, forgetters and namers it shares.
     """
 
     def __init__(self, full: batch._Model) -> None:
@@ -54,6 +54,7 @@ class PrunedModel(batch._Model):
         self.history = full.history
         self.kept = full.kept
         self.forgetters = full.forgetters
+        self.namers = full.namers
         self.memory: dict[tuple[str, str], dict[str | None, list[batch.Write]]] = {}
         self.horizon: dict[_Key, int] = {}
         self.dead: dict[tuple[str, str], set[str]] = {}

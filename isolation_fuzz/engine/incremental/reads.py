@@ -59,6 +59,7 @@ class _LiveModel(batch._Model):
         self.memory: dict[tuple[str, str], dict[str | None, list[batch.Write]]] = {}
         self.kept: dict[str, str] = {}
         self.forgetters: dict[str, list[RunStarted]] = {}
+        self.namers: dict[tuple[str, str | None], list[RunStarted]] = {}
         self._placed: dict[str, list[tuple[list[batch.Write], int]]] = {}
         self._finish_steps: list[int] = []  # finishes in order: steps never decrease
         self._finish_ids: list[str] = []
@@ -96,10 +97,7 @@ class _LiveModel(batch._Model):
             placed.append((writes, len(writes)))
             writes.append(write)
             self.pruned.add(run.identity, call.store, write)
-            if call.tool == "forget":
-                mine = self.forgetters.setdefault(call.store, [])
-                if not mine or mine[-1] is not run:
-                    mine.append(run)
+            self.suspect(run, call)
         return news
 
     def finish_run(self, end: RunFinished) -> None:
