@@ -211,6 +211,14 @@ WITNESSES: dict[str, tuple[dict[str, str], list[Move]]] = {
         {"A": f"{_ROLE}-a", "B": f"{_ROLE}-b"},
         [_start("B", "r1", "t1", _remember("B", "clickhouse"))],
     ),
+    # Issue 13: found only through a key name every identity shares (strategies/plans.py).
+    "unscoped_delete": (
+        _PLAIN,
+        [
+            _start("A", "r1", "t1", _remember("A", "clickhouse")),
+            _start("B", "r2", "t2", (ToolCall("forget", "clickhouse", "k"),)),
+        ],
+    ),
     "lost_event": (
         _PLAIN,
         [

@@ -1,6 +1,6 @@
 """The zoo: seeded-bug variants of the reference platform, one small module each.
 
-What lives here: nineteen modules, each differing from the reference platform in
+What lives here: twenty modules, each differing from the reference platform in
 one place (``variant(part=...)``), explaining its bug in its docstring and
 declaring it as data in one :class:`SeededBug` record, ``BUG``.  The bugs are
 classes that real multi-user agent backends have shipped.  This package lists the
@@ -40,6 +40,7 @@ from isolation_fuzz.platform.bugs import (
     truncated_owner,
     unfiltered_key_listing,
     unscoped_cache_key,
+    unscoped_delete,
     unverified_token,
 )
 from isolation_fuzz.platform.bugs._record import FAMILY, SeededBug
@@ -68,6 +69,7 @@ SEEDED_BUGS: tuple[SeededBug, ...] = (
     unfiltered_key_listing.BUG,
     reused_connection_slot.BUG,
     truncated_owner.BUG,
+    unscoped_delete.BUG,
 )
 
 #: The seeded bugs' names, in zoo order (what ``zoo --bugs`` accepts).
