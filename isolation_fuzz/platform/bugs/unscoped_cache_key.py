@@ -5,7 +5,9 @@ running the same aggregate share one cache entry.
 
 Shortest interleaving: 1 move.  B starts a run that remembers and aggregates on
 ClickHouse; in the final reads B's run caches its aggregate with B's canary, and
-A's look is served B's cached aggregate (``no_foreign_data``).
+A's look is served B's cached aggregate (``no_foreign_data``).  A listing served
+from B's cache names B's keys, which the read model flags when the name is a shared
+one (``read_your_writes``: a foreign key name).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ class UnscopedCacheContext(UserClickHouseContext):
 BUG = SeededBug(
     name="unscoped_cache_key",
     shortest=1,
-    trips=("no_foreign_data",),
+    trips=("no_foreign_data", "read_your_writes"),
     open_target=variant(clickhouse_context=UnscopedCacheContext),
     summary=first_line(__doc__),
 )
