@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from isolation_fuzz.engine.campaign import CampaignConfig, run_campaign  # noqa: E402
-from isolation_fuzz.engine.harness import Limits  # noqa: E402
+from isolation_fuzz import CampaignConfig, run_campaign  # noqa: E402
+from isolation_fuzz.engine.example.harness import Limits  # noqa: E402
 from isolation_fuzz.platform.bugs import BUGS, seeded_bug  # noqa: E402
 from isolation_fuzz.services import ServiceConfig  # noqa: E402
 from isolation_fuzz.target import TargetSpec  # noqa: E402

@@ -2,7 +2,7 @@
 
 Samples identity sets the way the state machine draws them (``identity_sets(2, 3)``,
 Hypothesis's own generation, a fixed seed) and counts, per family of
-``strategies.identity_families``:
+``isolation_fuzz.strategies.identity_families``:
 
 * drawn: sets holding a pair drawn as that family, whole, that collides under its
   transformation (issue 13 asks for at least 3% each);
@@ -38,8 +38,8 @@ from hypothesis import strategies as st
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from strategies.identities import labelled_identity_sets  # noqa: E402
-from strategies.identity_families import FAMILIES  # noqa: E402
+from isolation_fuzz.strategies.identities import labelled_identity_sets  # noqa: E402
+from isolation_fuzz.strategies.identity_families import FAMILIES  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 #: The share of sets every family must reach (issue 13).

@@ -34,11 +34,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from isolation_fuzz.engine import oracle  # noqa: E402
 from isolation_fuzz.engine.canary import make_canary, make_key_mark  # noqa: E402
 from isolation_fuzz.engine.history import History  # noqa: E402
-from isolation_fuzz.engine.incremental import IncrementalOracle  # noqa: E402
-from isolation_fuzz.engine.lifecycle import expected_kinds  # noqa: E402
+from isolation_fuzz.engine.oracle import invariants as oracle  # noqa: E402
+from isolation_fuzz.engine.oracle.incremental.core import IncrementalOracle  # noqa: E402
+from isolation_fuzz.engine.oracle.lifecycle import expected_kinds  # noqa: E402
 from isolation_fuzz.model import (  # noqa: E402
     STORES,
     ConnectionOpened,

@@ -1,6 +1,6 @@
 """What stress mode sustains on this machine: runs/s, events/s, delivery latency, memory.
 
-Runs ``isolation-fuzz stress``'s engine (:func:`isolation_fuzz.engine.stress.run_stress`)
+Runs ``isolation-fuzz stress``'s engine (:func:`isolation_fuzz.engine.stress.runner.run_stress`)
 on the correct reference platform, embedded engines, for each number of identities
 and each transport (real WebSockets, or in-process delivery), every configuration in
 a fresh interpreter so that its peak RSS is its own.  The offered rate is set above
@@ -30,7 +30,7 @@ RESULTS = Path(__file__).parent / "results"
 
 def one(identities: int, transport: str, duration: float, rate: float, seed: int) -> dict[str, Any]:
     """One configuration, in this process: the stress figures, the verdict and peak RSS."""
-    from isolation_fuzz.engine.stress import StressConfig, run_stress
+    from isolation_fuzz.engine.stress.runner import StressConfig, run_stress
     from isolation_fuzz.target import TargetSpec
 
     config = StressConfig(target=TargetSpec("reference", transport), identities=identities,

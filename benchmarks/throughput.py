@@ -34,9 +34,9 @@ from typing import Any
 
 import anyio
 
-from isolation_fuzz.engine.campaign import CampaignConfig, run_campaign
-from isolation_fuzz.engine.harness import Limits
-from isolation_fuzz.engine.points import Points
+from isolation_fuzz import CampaignConfig, run_campaign
+from isolation_fuzz.engine.example.harness import Limits
+from isolation_fuzz.engine.schedule.points import Points
 from isolation_fuzz.platform import schema
 from isolation_fuzz.services import ServiceConfig, ServiceSet, open_services
 

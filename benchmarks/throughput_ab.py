@@ -30,8 +30,8 @@ RESULTS = Path(__file__).parent / "results"
 #: One campaign, printed as JSON; run with PYTHONPATH set to the tree being measured.
 _CAMPAIGN = """
 import json, sys
-from isolation_fuzz.engine.campaign import CampaignConfig, run_campaign
-from isolation_fuzz.engine.harness import Limits
+from isolation_fuzz import CampaignConfig, run_campaign
+from isolation_fuzz.engine.example.harness import Limits
 examples, points = int(sys.argv[1]), sys.argv[2]
 # A revision from before interleaving points (issue 12) knows only explicit ones.
 fields = getattr(Limits, "__dataclass_fields__", {})

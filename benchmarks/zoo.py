@@ -35,17 +35,18 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
-from isolation_fuzz.engine.campaign import CampaignConfig, run_campaign
-from isolation_fuzz.engine.execution import Execution, IsolationViolated, Limits
-from isolation_fuzz.engine.gather import gather
-from isolation_fuzz.engine.points import Points
-from isolation_fuzz.engine.session import open_session
+from isolation_fuzz import CampaignConfig, run_campaign
+from isolation_fuzz.engine.example.execution import Execution
+from isolation_fuzz.engine.example.gather import gather
+from isolation_fuzz.engine.example.harness import IsolationViolated, Limits
+from isolation_fuzz.engine.example.session import open_session
+from isolation_fuzz.engine.schedule.points import Points
 from isolation_fuzz.model import STORES, ToolCall
 from isolation_fuzz.platform.bugs import BUGS, seeded_bug
 from isolation_fuzz.services import ServiceConfig
+from isolation_fuzz.strategies.plans import KEY_POOL
+from isolation_fuzz.strategies.threads import THREAD_POOL
 from isolation_fuzz.target import TargetSpec
-from strategies.plans import KEY_POOL
-from strategies.threads import THREAD_POOL
 
 RESULTS = Path(__file__).parent / "results"
 PLAIN = ("alice", "bob", "carol")

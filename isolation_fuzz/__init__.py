@@ -13,27 +13,29 @@ and emits, and the errors), and what an invariant of one's own needs
 loads none of anyio, hypothesis, jwt or the drivers, so a production module may
 import ``checkpoint`` at no cost (``tests/test_public_api.py`` holds it to that).
 
-Everything else has a floor of its own, imported when needed:
-
-* ``isolation_fuzz.engine.campaign``: ``run_campaign`` and its configuration;
-* ``isolation_fuzz.engine.reproduce``: ``replay_scenario``, ``export_test``;
-* ``isolation_fuzz.engine.scenario``: ``Scenario``, ``load_scenario``, ``save_scenario``;
-* ``isolation_fuzz.cli``: the ``isolation-fuzz`` command.
-
-The replay names above are also reachable from here, lazily, for scripts written
-against the first version.
+It is also the face a *campaign author* sees: running a campaign or a stress run
+from Python (``run_campaign``, ``CampaignConfig``, ``CampaignResult``, ``Limits``,
+``run_stress``, ``StressConfig``) and replaying a saved finding (``Scenario``,
+``replay_scenario``, ``export_test``...).  Those names pull in the engine, so they
+are resolved lazily, on first use.  Nothing under ``isolation_fuzz.engine`` is
+public: its paths may move between releases; these names will not.  The adapter
+kit is :mod:`isolation_fuzz.kit`, the command :mod:`isolation_fuzz.cli`.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from isolation_fuzz.capabilities import Capabilities
 from isolation_fuzz.checkpoint import checkpoint
 from isolation_fuzz.engine.history import History
-from isolation_fuzz.engine.invariants import invariant, register_invariant
+from isolation_fuzz.engine.oracle.registry import (
+    invariant,
+    register_invariant,
+    unregister_invariant,
+)
 from isolation_fuzz.errors import (
     AuthError,
     InfrastructureError,
@@ -45,19 +47,40 @@ from isolation_fuzz.errors import (
 from isolation_fuzz.model import Event, Plan, ToolCall, Violation
 from isolation_fuzz.target import EventStream, Target, TargetSpec, register_target
 
+if TYPE_CHECKING:  # the lazy names below, typed for a user's checker
+    from isolation_fuzz.engine.campaign.result import CampaignResult
+    from isolation_fuzz.engine.campaign.runner import CampaignConfig, run_campaign
+    from isolation_fuzz.engine.example.harness import Limits
+    from isolation_fuzz.engine.replay.reproduce import ReplayReport, export_test, replay_scenario
+    from isolation_fuzz.engine.replay.scenario import (
+        Scenario,
+        ScenarioError,
+        load_scenario,
+        save_scenario,
+    )
+    from isolation_fuzz.engine.stress.runner import StressConfig, StressResult, run_stress
+
 __version__ = "0.1.0"
 
 __all__ = [
     "AuthError",
+    "CampaignConfig",
+    "CampaignResult",
     "Capabilities",
     "Event",
     "EventStream",
     "History",
     "InfrastructureError",
     "IsolationFuzzError",
+    "Limits",
     "MissingDependency",
     "Plan",
+    "ReplayReport",
+    "Scenario",
+    "ScenarioError",
     "ServiceUnavailable",
+    "StressConfig",
+    "StressResult",
     "Target",
     "TargetSpec",
     "ToolCall",
@@ -65,21 +88,35 @@ __all__ = [
     "Violation",
     "__version__",
     "checkpoint",
+    "export_test",
     "invariant",
+    "load_scenario",
     "register_invariant",
     "register_target",
+    "replay_scenario",
+    "run_campaign",
+    "run_stress",
+    "save_scenario",
+    "unregister_invariant",
 ]
 
 # Names that pull in the engine (anyio, hypothesis, jwt, the drivers): resolved on
 # first use so that ``import isolation_fuzz`` stays cheap for a system under test.
 _LAZY: dict[str, str] = {
-    "ReplayReport": "isolation_fuzz.engine.reproduce",
-    "export_test": "isolation_fuzz.engine.reproduce",
-    "replay_scenario": "isolation_fuzz.engine.reproduce",
-    "Scenario": "isolation_fuzz.engine.scenario",
-    "ScenarioError": "isolation_fuzz.engine.scenario",
-    "load_scenario": "isolation_fuzz.engine.scenario",
-    "save_scenario": "isolation_fuzz.engine.scenario",
+    "CampaignConfig": "isolation_fuzz.engine.campaign.runner",
+    "CampaignResult": "isolation_fuzz.engine.campaign.result",
+    "Limits": "isolation_fuzz.engine.example.harness",
+    "ReplayReport": "isolation_fuzz.engine.replay.reproduce",
+    "Scenario": "isolation_fuzz.engine.replay.scenario",
+    "ScenarioError": "isolation_fuzz.engine.replay.scenario",
+    "StressConfig": "isolation_fuzz.engine.stress.runner",
+    "StressResult": "isolation_fuzz.engine.stress.runner",
+    "export_test": "isolation_fuzz.engine.replay.reproduce",
+    "load_scenario": "isolation_fuzz.engine.replay.scenario",
+    "replay_scenario": "isolation_fuzz.engine.replay.reproduce",
+    "run_campaign": "isolation_fuzz.engine.campaign.runner",
+    "run_stress": "isolation_fuzz.engine.stress.runner",
+    "save_scenario": "isolation_fuzz.engine.replay.scenario",
 }
 
 
@@ -98,7 +135,9 @@ def __getattr__(name: str) -> Any:
 _public = {
     n for n, v in globals().items()
     if n[0] not in "_@" and not isinstance(v, ModuleType)  # "@": pytest's rewriting
-    and n not in {"annotations", "Any", "ModuleType", "import_module"}
+    and n not in {"annotations", "Any", "ModuleType", "TYPE_CHECKING", "import_module"}
 }
-assert set(__all__) == _public | {"__version__"}, sorted(set(__all__) ^ _public)
+assert set(__all__) == _public | set(_LAZY) | {"__version__"}, sorted(
+    set(__all__) ^ (_public | set(_LAZY) | {"__version__"})
+)
 del _public

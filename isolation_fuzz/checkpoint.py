@@ -9,7 +9,7 @@ Why a context variable: the scheduler starts each run in its own task and instal
 the hook there; anyio copies the context into child tasks, so whatever the run
 awaits reaches the same hook, while unrelated tasks (server handlers, pools) do not.
 Tasks a run starts copy the hook but are not the run: the engine's hook pauses only
-the run's own task (see :mod:`isolation_fuzz.engine.points`, which also makes every
+the run's own task (see :mod:`isolation_fuzz.engine.schedule.points`, which also makes every
 real suspension of a run a point, so a target needs no checkpoints at all).
 """
 

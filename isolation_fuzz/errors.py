@@ -92,7 +92,7 @@ class InvariantCrashed(IsolationFuzzError, RuntimeError):
         super().__init__(
             f"invariant(s) crashed while checking the history: {said}. Whether they held "
             f"is unknown, so nothing was reported as a violation. Fix the invariant, or "
-            f"stop checking it with isolation_fuzz.engine.invariants.unregister_invariant"
+            f"stop checking it with isolation_fuzz.unregister_invariant"
             f"({names.split(', ')[0]})."
         )
 

@@ -9,7 +9,7 @@ isolation-fuzz makes the ``isolation_fuzz`` fixture and marker available::
 
 ``check()`` runs a campaign and fails the test unless the verdict is clean, with
 the verdict text, the scenario file's path and the command that replays it.
-``run()`` returns the :class:`~isolation_fuzz.engine.campaign.CampaignResult`
+``run()`` returns the :class:`~isolation_fuzz.engine.campaign.result.CampaignResult`
 instead, for a test that expects a finding.  The marker's keywords are the defaults
 of both (``target``, ``max_examples``, ``budget``, ``profile``, ``seed``,
 ``fresh_target``, ``transport``); a call's keywords override them.
@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from isolation_fuzz.engine.campaign import CampaignConfig, CampaignResult
+    from isolation_fuzz import CampaignConfig, CampaignResult
     from isolation_fuzz.report.files import RunReport
 
 __all__ = ["IsolationFuzz", "isolation_fuzz", "worker_seed"]
@@ -120,10 +120,10 @@ class IsolationFuzz:
 
     def config(self, target: str | None = None, **options: Any) -> CampaignConfig:
         """The campaign a call with these keywords runs (the marker's fill the gaps)."""
+        from isolation_fuzz import CampaignConfig
         from isolation_fuzz.cli._flags import parse_duration
-        from isolation_fuzz.engine.campaign import CampaignConfig
-        from isolation_fuzz.engine.database import open_database
-        from isolation_fuzz.engine.harness import Limits
+        from isolation_fuzz.engine.campaign.database import open_database
+        from isolation_fuzz.engine.example.harness import Limits
         from isolation_fuzz.errors import UsageError
         from isolation_fuzz.services import ServiceConfig
         from isolation_fuzz.target import TargetSpec

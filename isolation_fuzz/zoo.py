@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
-from isolation_fuzz.engine.campaign import CampaignConfig, CampaignResult, run_campaign
-from isolation_fuzz.engine.harness import Limits
-from isolation_fuzz.engine.points import Points
+from isolation_fuzz import CampaignConfig, CampaignResult, run_campaign
+from isolation_fuzz.engine.example.harness import Limits
+from isolation_fuzz.engine.schedule.points import Points
 from isolation_fuzz.engine.trace import scenario_length
 from isolation_fuzz.errors import UsageError
 from isolation_fuzz.platform.bugs import BUGS, seeded_bug

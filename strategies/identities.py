@@ -4,7 +4,7 @@ Design note.  An example's identities are mostly built around one *colliding pai
 two distinct ids that some transformation a real system applies (truncation to 8 to
 64 characters, sanitising, case or Unicode normalisation, trimming, number parsing,
 e-mail normalisation, URL-decoding, or splicing into a key, glob or LIKE pattern)
-maps to one.  The families live in :mod:`strategies.identity_families`; this module
+maps to one.  The families live in :mod:`isolation_fuzz.strategies.identity_families`; this module
 decides how often each is drawn and how a set is put together:
 
 * seven in eight sets open with a pair from one family, drawn by weight;
@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 from hypothesis import strategies as st
 
-from strategies.identity_families import FAMILIES, family_names
+from isolation_fuzz.strategies.identity_families import FAMILIES, family_names
 
 __all__ = ["confusable_pairs", "identity_sets", "labelled_identity_sets", "user_ids"]
 

@@ -14,7 +14,7 @@ A family is named, carries the relation its pairs satisfy (``collides``: the
 transformation makes them equal, or one id's pattern matches the other), and draws a
 pair from a *base* id.  Families that can keep the base as one of the two ids do, so
 that a third id can be made to collide with an id already in the set
-(:func:`strategies.identities.identity_sets`).  Every draw is a handful of Hypothesis
+(:func:`isolation_fuzz.strategies.identities.identity_sets`).  Every draw is a handful of Hypothesis
 choices (a family index, a variant, one big integer for a provider-style id): an
 identity set must stay cheap, since every example draws one.
 
@@ -34,7 +34,11 @@ from urllib.parse import quote, unquote, unquote_plus
 
 from hypothesis import strategies as st
 
-from strategies.provider_ids import SHARED_PREFIX_LENGTHS, shared_prefix_pairs, shares_prefix
+from isolation_fuzz.strategies.provider_ids import (
+    SHARED_PREFIX_LENGTHS,
+    shared_prefix_pairs,
+    shares_prefix,
+)
 
 __all__ = ["FAMILIES", "SHARED_PREFIX_LENGTHS", "Family", "family_names", "family_pairs"]
 

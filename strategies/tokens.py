@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from isolation_fuzz.engine.identity import FORGERY_KINDS
+from isolation_fuzz.tokens import FORGERY_KINDS
 
 __all__ = ["forgery_kinds"]
 
 
 def forgery_kinds() -> st.SearchStrategy[str]:
-    """One of :data:`isolation_fuzz.engine.identity.FORGERY_KINDS` (minted later, per identity)."""
+    """One of :data:`isolation_fuzz.tokens.FORGERY_KINDS` (minted later, per identity)."""
     return st.sampled_from(FORGERY_KINDS)

@@ -10,10 +10,10 @@ import sys
 import pytest
 
 from isolation_fuzz import AuthError, Event, UsageError
-from isolation_fuzz.engine.identity import AuthConfig, forge_token, mint_token
 from isolation_fuzz.kit import EventNumbering, QueueEventStream, ServiceHandles, Verification
 from isolation_fuzz.services import ServiceSet
 from isolation_fuzz.target import EventStream
+from isolation_fuzz.tokens import AuthConfig, forge_token, mint_token
 
 
 def _event(kind: str, run_id: str = "r1", seq: int = 0) -> Event:

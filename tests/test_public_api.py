@@ -26,7 +26,7 @@ def test_importing_the_package_loads_no_engine_and_no_driver() -> None:
 
 def test_the_check_would_see_a_heavy_import() -> None:
     code = (
-        "import sys, isolation_fuzz, isolation_fuzz.engine.campaign\n"
+        "import sys, isolation_fuzz, isolation_fuzz.engine.campaign.runner\n"
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     done = subprocess.run(
@@ -45,7 +45,7 @@ def test_all_lists_exactly_what_a_target_author_needs() -> None:
 
 
 def test_replay_names_are_reached_lazily() -> None:
-    from isolation_fuzz.engine import reproduce, scenario
+    from isolation_fuzz.engine.replay import reproduce, scenario
 
     assert isolation_fuzz.replay_scenario is reproduce.replay_scenario
     assert isolation_fuzz.load_scenario is scenario.load_scenario

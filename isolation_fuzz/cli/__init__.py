@@ -1,9 +1,12 @@
 """The ``isolation-fuzz`` command: one module per subcommand, and the exit codes.
 
 What lives here: :func:`main` (the console script), the parser it builds from the
-command modules (``run``, ``replay``, ``check``, ``zoo``: each has
-``add_parser(sub)`` and ``run(args, out, err) -> int``), and the one place where
-errors become exit codes.  Flags more than one command takes live in ``_flags``.
+command modules (each has ``add_parser(sub)`` and ``run(args, out, err) -> int``),
+and the one place where errors become exit codes.  The commands: ``run`` (a campaign,
+its verdict and report files), ``stress`` (many identities, runs truly at once),
+``replay`` (a saved scenario performed again), ``check`` (the pre-release gate),
+``clean`` (what killed campaigns left behind) and ``zoo`` (every seeded bug, as a
+table).  Flags more than one command takes live in ``_flags``.
 
 The CLI only parses flags, calls the engine and hands the engine's events to the
 reporters; every exit code comes from the result (0 clean, 1 confirmed violation,

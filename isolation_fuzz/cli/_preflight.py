@@ -78,7 +78,7 @@ def _check_count(name: str, value: int | None) -> None:
 
 def _check_names(args: argparse.Namespace) -> None:
     if getattr(args, "profile", None) is not None:
-        from isolation_fuzz.engine.budget import profile_named
+        from isolation_fuzz.engine.campaign.budget import profile_named
 
         profile_named(args.profile)
     if getattr(args, "target", None) is not None:
@@ -146,7 +146,7 @@ def _check_corpus_to_read(corpus: str) -> None:
 
 def _check_corpus_files(corpus: Path) -> None:
     """Load every scenario of the corpus; name every one that cannot be replayed."""
-    from isolation_fuzz.engine.scenario import load_scenario
+    from isolation_fuzz.engine.replay.scenario import load_scenario
 
     bad = []
     for path in sorted(p for p in corpus.glob("*.json") if not p.name.startswith(".")):

@@ -191,7 +191,7 @@ def _duration(value: object) -> float:
 
 
 def _profile(value: object) -> str:
-    from isolation_fuzz.engine.budget import PROFILES
+    from isolation_fuzz.engine.campaign.budget import PROFILES
 
     if value not in PROFILES:
         raise UsageError(f"is not a profile; choose one of {', '.join(sorted(PROFILES))}")

@@ -49,11 +49,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Exit 1 if a corpus scenario reproduces or the pre-release campaign finds a violation."""
     from isolation_fuzz.cli.run import run_with_report
-    from isolation_fuzz.engine.campaign import CampaignConfig
-    from isolation_fuzz.engine.events import CampaignAborted, CampaignStarted
-    from isolation_fuzz.engine.harness import Limits
-    from isolation_fuzz.engine.reproduce import replay_all, scenario_files
-    from isolation_fuzz.engine.scenario import load_scenario
+    from isolation_fuzz.engine.campaign.events import CampaignAborted, CampaignStarted
+    from isolation_fuzz.engine.campaign.runner import CampaignConfig
+    from isolation_fuzz.engine.example.harness import Limits
+    from isolation_fuzz.engine.replay.reproduce import replay_all, scenario_files
+    from isolation_fuzz.engine.replay.scenario import load_scenario
     from isolation_fuzz.engine.stopping import StopRequested
     from isolation_fuzz.report.junit import JUnitCase, invariant_cases
     from isolation_fuzz.report.text import TextVerdict

@@ -27,8 +27,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Exit 1 while the scenario reproduces, 0 once it no longer does."""
-    from isolation_fuzz.engine.reproduce import export_test, replay_scenario
-    from isolation_fuzz.engine.scenario import load_scenario
+    from isolation_fuzz.engine.replay.reproduce import export_test, replay_scenario
+    from isolation_fuzz.engine.replay.scenario import load_scenario
 
     scenario = load_scenario(args.file)
     if args.export_test:

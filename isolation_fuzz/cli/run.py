@@ -2,7 +2,7 @@
 
 The command only assembles handlers of the campaign's events (the progress bar on
 stderr, the report files, the text verdict on stdout) and hands them to
-:func:`~isolation_fuzz.engine.campaign.run_campaign`; the budget they show comes
+:func:`~isolation_fuzz.engine.campaign.runner.run_campaign`; the budget they show comes
 from the campaign's first event, not from the flags.  Heavy imports wait inside the
 functions, so that building the parser (``--help``, a typo) stays quick.
 """
@@ -23,8 +23,9 @@ from isolation_fuzz.cli._flags import (
 )
 
 if TYPE_CHECKING:
-    from isolation_fuzz.engine.campaign import CampaignConfig, CampaignResult
-    from isolation_fuzz.engine.events import EventHandler
+    from isolation_fuzz.engine.campaign.events import EventHandler
+    from isolation_fuzz.engine.campaign.result import CampaignResult
+    from isolation_fuzz.engine.campaign.runner import CampaignConfig
     from isolation_fuzz.report.files import RunReport
 
 __all__ = ["add_confirm_flag", "add_parser", "run", "run_with_report"]
@@ -85,9 +86,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run the campaign the flags describe; print progress to ``err`` and the verdict to ``out``."""
-    from isolation_fuzz.engine.campaign import CampaignConfig
-    from isolation_fuzz.engine.database import open_database
-    from isolation_fuzz.engine.harness import Limits
+    from isolation_fuzz.engine.campaign.database import open_database
+    from isolation_fuzz.engine.campaign.runner import CampaignConfig
+    from isolation_fuzz.engine.example.harness import Limits
     from isolation_fuzz.report.text import TextVerdict
     from isolation_fuzz.target import TargetSpec
 
@@ -121,7 +122,7 @@ def run_with_report(
     ``report`` saves each failing case the moment it is seen; ``also`` are further
     handlers, called after those two (the text verdict, after the report line).
     """
-    from isolation_fuzz.engine.campaign import run_campaign
+    from isolation_fuzz.engine.campaign.runner import run_campaign
     from isolation_fuzz.report.progress import ProgressBar
 
     bar = None if quiet else ProgressBar(err)

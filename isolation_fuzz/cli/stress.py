@@ -2,7 +2,7 @@
 
 The command reads its flags (checked as they are parsed: ``--identities`` at least 2,
 ``--rate`` a positive number of runs per second, ``--duration`` a positive duration),
-hands :func:`~isolation_fuzz.engine.stress.run_stress` the report handlers ``run``
+hands :func:`~isolation_fuzz.engine.stress.runner.run_stress` the report handlers ``run``
 uses, draws the live line on stderr, and prints the stress figures and the verdict on
 stdout.  Exit codes are ``run``'s.  Heavy imports wait inside :func:`run`.
 """
@@ -103,8 +103,8 @@ def _count(text: str) -> int:
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run the stress the flags describe; live line to ``err``, figures and verdict to ``out``."""
-    from isolation_fuzz.engine.harness import Limits
-    from isolation_fuzz.engine.stress import StressConfig, run_stress
+    from isolation_fuzz.engine.example.harness import Limits
+    from isolation_fuzz.engine.stress.runner import StressConfig, run_stress
     from isolation_fuzz.report.stress import StressLine, format_figures, write_stress_files
     from isolation_fuzz.report.text import format_result
     from isolation_fuzz.target import TargetSpec
@@ -124,8 +124,7 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     corpus, report.corpus = report.corpus, None
     line = None if args.quiet else StressLine(err, args.duration)
     try:
-        result = run_stress(config, handlers=[report],
-                            on_tick=None if line is None else line.tick)
+        result = run_stress(config, handlers=[report] if line is None else [report, line])
     finally:
         if line is not None:
             line.close()

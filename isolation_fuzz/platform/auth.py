@@ -16,8 +16,8 @@ from typing import Any, Final
 
 import jwt
 
-from isolation_fuzz.engine.identity import AuthConfig
 from isolation_fuzz.errors import AuthError
+from isolation_fuzz.tokens import AuthConfig
 
 __all__ = ["REQUIRED_CLAIMS", "Authenticator"]
 

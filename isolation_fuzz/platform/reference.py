@@ -22,7 +22,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from isolation_fuzz.capabilities import Capabilities
-from isolation_fuzz.engine.identity import AuthConfig
 from isolation_fuzz.model import TOOLS, Plan, Store
 from isolation_fuzz.platform import schema
 from isolation_fuzz.platform.auth import Authenticator
@@ -34,6 +33,7 @@ from isolation_fuzz.platform.postgres_context import UserPostgresContext
 from isolation_fuzz.platform.redis_context import UserRedisContext
 from isolation_fuzz.services import ServiceSet
 from isolation_fuzz.target import EventStream, Target, TargetSpec
+from isolation_fuzz.tokens import AuthConfig
 
 __all__ = ["Parts", "Platform", "ReferenceTarget", "open_reference_target", "variant"]
 

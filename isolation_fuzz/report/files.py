@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from isolation_fuzz._atomic import write_atomic
-from isolation_fuzz.engine.events import (
+from isolation_fuzz.engine.campaign.events import (
     CampaignAborted,
     CampaignEvent,
     CampaignFinished,
@@ -40,11 +40,12 @@ from isolation_fuzz.engine.events import (
     ShrinkImproved,
     ViolationFound,
 )
-from isolation_fuzz.engine.scenario import Scenario, save_scenario
+from isolation_fuzz.engine.replay.scenario import Scenario, save_scenario
 from isolation_fuzz.report.junit import JUnitCase, junit_xml
 
 if TYPE_CHECKING:
-    from isolation_fuzz.engine.campaign import CampaignResult, Finding
+    from isolation_fuzz.engine.campaign.finding import Finding
+    from isolation_fuzz.engine.campaign.result import CampaignResult
 
 __all__ = ["RunReport", "corpus_name", "new_run_id", "summary_of", "verdict_of"]
 

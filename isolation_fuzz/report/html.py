@@ -17,7 +17,7 @@ from html import escape
 from typing import Any
 
 from isolation_fuzz.display import show_id
-from isolation_fuzz.engine.scenario import Scenario
+from isolation_fuzz.engine.replay.scenario import Scenario
 from isolation_fuzz.engine.trace import Move
 
 __all__ = ["render_html", "swimlane_svg"]

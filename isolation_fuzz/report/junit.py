@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.etree import ElementTree as ET
 
-from isolation_fuzz.engine.invariants import registered_invariants
-from isolation_fuzz.engine.scenario import Scenario
+from isolation_fuzz.engine.oracle.registry import registered_invariants
+from isolation_fuzz.engine.replay.scenario import Scenario
 from isolation_fuzz.engine.trace import format_moves
 from isolation_fuzz.model import violation_text
 

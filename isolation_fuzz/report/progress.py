@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Protocol, TextIO
 
-from isolation_fuzz.engine.events import (
+from isolation_fuzz.engine.campaign.events import (
     CampaignAborted,
     CampaignEvent,
     CampaignFinished,

@@ -23,17 +23,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from isolation_fuzz._atomic import write_atomic
+from isolation_fuzz.engine.campaign.events import CampaignEvent, LiveFigures, Progress
 
 if TYPE_CHECKING:
-    from isolation_fuzz.engine.stress import StressResult
-    from isolation_fuzz.engine.stress_window import StressStats
+    from isolation_fuzz.engine.stress.runner import StressResult
     from isolation_fuzz.report.files import RunReport
 
 __all__ = ["StressLine", "format_figures", "write_stress_files"]
 
 
 class StressLine:
-    """The live progress line of a stress run (call :meth:`tick` with the counters)."""
+    """The live progress line of a stress run: a handler of its progress events."""
 
     def __init__(self, stream: TextIO, duration: float) -> None:
         self.stream = stream
@@ -44,7 +44,12 @@ class StressLine:
         self._last: tuple[float, int, int] | None = None
         self._drawn = False
 
-    def tick(self, stats: StressStats) -> None:
+    def handle_event(self, event: CampaignEvent) -> None:
+        """Redraw on a progress event that carries a stress run's live figures."""
+        if isinstance(event, Progress) and event.live is not None:
+            self.tick(event.live)
+
+    def tick(self, stats: LiveFigures) -> None:
         """Redraw from ``stats`` (throttled when not on a terminal)."""
         now = time.monotonic()
         last, self._last = self._last, (now, stats.ended, stats.events)
@@ -119,7 +124,7 @@ def write_stress_files(report: RunReport, result: StressResult, corpus: Path | N
     campaign = result.campaign
     if (corpus is not None and result.stepped and campaign.verdict == "violation"
             and campaign.finding is not None):
-        from isolation_fuzz.engine.scenario import save_scenario
+        from isolation_fuzz.engine.replay.scenario import save_scenario
 
         scenario = campaign.finding.to_scenario(campaign.target, campaign.seed)
         save_scenario(corpus / corpus_name(scenario), scenario)

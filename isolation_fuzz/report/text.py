@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TextIO
 
-from isolation_fuzz.engine.events import CampaignEvent, CampaignFinished
+from isolation_fuzz.engine.campaign.events import CampaignEvent, CampaignFinished
 from isolation_fuzz.engine.trace import format_moves, scenario_length
 from isolation_fuzz.model import violation_text
 
 if TYPE_CHECKING:
-    from isolation_fuzz.engine.campaign import CampaignResult
+    from isolation_fuzz.engine.campaign.result import CampaignResult
 
 __all__ = ["TextVerdict", "format_result"]
 

@@ -10,13 +10,24 @@ to that role through the ``role`` startup parameter, which also survives the
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from isolation_fuzz.errors import MissingDependency
 from isolation_fuzz.services._reach import reaching
 
-if TYPE_CHECKING:
-    from isolation_fuzz.services import ServiceSet
+
+class NamespacedPostgres(Protocol):
+    """What namespace creation needs of a campaign's services (``ServiceSet`` has it).
+
+    A local protocol, so that this module, which ``_lifecycle`` imports, imports
+    nothing back from it.
+    """
+
+    @property
+    def postgres_schema(self) -> str: ...
+    @property
+    def postgres_app_role(self) -> str: ...
+    async def postgres_admin(self) -> Any: ...
 
 __all__ = ["app_pool", "connect", "create_namespace", "drop_namespace"]
 
@@ -52,7 +63,7 @@ async def app_pool(url: str, *, schema: str, role: str, timeout: float, **kwargs
         return await asyncpg.create_pool(url, timeout=timeout, server_settings=settings, **kwargs)
 
 
-async def create_namespace(services: ServiceSet) -> None:
+async def create_namespace(services: NamespacedPostgres) -> None:
     """Create the campaign's schema and application role."""
     schema, role = services.postgres_schema, services.postgres_app_role
     conn = await services.postgres_admin()
@@ -71,7 +82,7 @@ async def create_namespace(services: ServiceSet) -> None:
         await conn.close()
 
 
-async def drop_namespace(services: ServiceSet) -> None:
+async def drop_namespace(services: NamespacedPostgres) -> None:
     """Drop the campaign's schema (with its tables) and role; touch nothing else."""
     schema, role = services.postgres_schema, services.postgres_app_role
     conn = await services.postgres_admin()

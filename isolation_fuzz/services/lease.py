@@ -32,14 +32,35 @@ import json
 import os
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Container
 from contextlib import asynccontextmanager, suppress
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import anyio
 
-if TYPE_CHECKING:
-    from isolation_fuzz.services._lifecycle import ServiceSet
+
+class _Urls(Protocol):
+    @property
+    def urls(self) -> Container[str]: ...
+
+
+class LeasedServices(Protocol):
+    """What the lease needs of a campaign's services (``_lifecycle.ServiceSet`` has it).
+
+    A local protocol, so that this module, which ``_lifecycle`` imports, imports
+    nothing back from it.
+    """
+
+    @property
+    def endpoints(self) -> _Urls: ...
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def postgres_schema(self) -> str: ...
+    @property
+    def postgres_app_role(self) -> str: ...
+    def redis(self) -> Any: ...
+    async def postgres_admin(self) -> Any: ...
 
 __all__ = [
     "DEFAULT_TTL",
@@ -70,11 +91,11 @@ def _holder() -> str:
     return json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()})
 
 
-def _has(services: ServiceSet, name: str) -> bool:
+def _has(services: LeasedServices, name: str) -> bool:
     return name in services.endpoints.urls
 
 
-async def mark(services: ServiceSet) -> None:
+async def mark(services: LeasedServices) -> None:
     """Mark a new namespace as isolation-fuzz's, on Redis and on Postgres (those started)."""
     ns = services.namespace
     if _has(services, "postgres"):
@@ -95,7 +116,7 @@ async def mark(services: ServiceSet) -> None:
             await r.aclose()
 
 
-async def renew(services: ServiceSet, ttl: float) -> None:
+async def renew(services: LeasedServices, ttl: float) -> None:
     """Take or extend the lease on ``services.namespace`` for ``ttl`` seconds."""
     if _has(services, "redis"):
         r = services.redis()
@@ -117,7 +138,7 @@ async def renew(services: ServiceSet, ttl: float) -> None:
         await admin.close()
 
 
-async def release(services: ServiceSet) -> None:
+async def release(services: LeasedServices) -> None:
     """Drop the lease and the registry entry: the namespace is gone (call it last)."""
     if not _has(services, "redis"):
         return  # the Postgres lease went with the schema
@@ -130,7 +151,7 @@ async def release(services: ServiceSet) -> None:
 
 
 @asynccontextmanager
-async def hold_lease(services: ServiceSet, ttl: float = DEFAULT_TTL) -> AsyncIterator[None]:
+async def hold_lease(services: LeasedServices, ttl: float = DEFAULT_TTL) -> AsyncIterator[None]:
     """Hold the lease while the body runs, renewing it every ``ttl / 3`` seconds.
 
     The lease is taken before the body starts.  A failed renewal is not fatal: the

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from isolation_fuzz.cli import COMMANDS, main
-from tests.engine.test_scenario_shape import good  # one valid scenario for both tables
+from tests.engine.replay.test_scenario_shape import good  # one valid scenario for both tables
 
 #: A password put into URLs below; it must never be shown.
 SECRET = "hunter2-s3cret"

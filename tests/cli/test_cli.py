@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from isolation_fuzz.cli import main, parse_duration
+from isolation_fuzz.cli import main
+from isolation_fuzz.cli._flags import parse_duration
 from isolation_fuzz.errors import UsageError
 
 

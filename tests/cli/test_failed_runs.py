@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from isolation_fuzz.cli import main
-from isolation_fuzz.engine.harness import MIN_RUNS_TO_JUDGE, RunCounts
+from isolation_fuzz.engine.example.harness import MIN_RUNS_TO_JUDGE, RunCounts
 from isolation_fuzz.model import Event, Plan
 from isolation_fuzz.platform.auth import Authenticator
 from isolation_fuzz.target import EventStream, Target, TargetSpec, register_target

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from isolation_fuzz.engine.campaign import CampaignConfig, run_campaign
-from isolation_fuzz.report import RunReport
+from isolation_fuzz import CampaignConfig, run_campaign
+from isolation_fuzz.report.files import RunReport
 from isolation_fuzz.target import TargetSpec
 
 BIN = Path(sys.executable).parent / "isolation-fuzz"

@@ -31,7 +31,7 @@ from isolation_fuzz.model import (
     record_from_json,
     record_to_json,
 )
-from strategies import plans, tool_calls
+from isolation_fuzz.strategies import plans, tool_calls
 
 texts = st.text(max_size=8)
 steps = st.integers(0, 99)

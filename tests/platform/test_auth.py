@@ -11,15 +11,15 @@ import time
 import jwt
 import pytest
 
-from isolation_fuzz.engine.identity import (
+from isolation_fuzz.errors import AuthError
+from isolation_fuzz.platform.auth import Authenticator
+from isolation_fuzz.tokens import (
     FORGERY_KINDS,
     AuthConfig,
     ForgeryKind,
     forge_token,
     mint_token,
 )
-from isolation_fuzz.errors import AuthError
-from isolation_fuzz.platform.auth import Authenticator
 
 # What each forgery must be rejected for: a wrong reason means a check passed by luck.
 EXPECTED_REASON: dict[ForgeryKind, str] = {

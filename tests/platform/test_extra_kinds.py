@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from isolation_fuzz.engine.identity import AuthConfig, mint_token
 from isolation_fuzz.platform.auth import Authenticator
 from isolation_fuzz.platform.context import UserExecutionContext
 from isolation_fuzz.platform.events import ConnectionRegistry, EmitterFactory
 from isolation_fuzz.platform.server import EventServer
 from isolation_fuzz.platform.wsclient import open_event_stream
+from isolation_fuzz.tokens import AuthConfig, mint_token
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,6 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from isolation_fuzz.engine.identity import AuthConfig, ForgeryKind, forge_token, mint_token
 from isolation_fuzz.errors import AuthError, InfrastructureError
 from isolation_fuzz.model import EventKind
 from isolation_fuzz.platform.auth import Authenticator
@@ -19,6 +18,7 @@ from isolation_fuzz.platform.events import ConnectionRegistry, EmitterFactory
 from isolation_fuzz.platform.server import EventServer
 from isolation_fuzz.platform.wsclient import open_event_stream
 from isolation_fuzz.target import EventStream
+from isolation_fuzz.tokens import AuthConfig, ForgeryKind, forge_token, mint_token
 
 pytestmark = pytest.mark.anyio
 

@@ -6,9 +6,9 @@ import io
 import json
 from pathlib import Path
 
-from isolation_fuzz.engine.campaign import CampaignConfig, run_campaign
-from isolation_fuzz.engine.scenario import load_scenario
-from isolation_fuzz.report import RunReport
+from isolation_fuzz import CampaignConfig, run_campaign
+from isolation_fuzz.engine.replay.scenario import load_scenario
+from isolation_fuzz.report.files import RunReport
 from isolation_fuzz.target import TargetSpec
 
 

@@ -6,16 +6,18 @@ import io
 import json
 from pathlib import Path
 
-from isolation_fuzz.engine.budget import resolve_budget
-from isolation_fuzz.engine.campaign import CampaignConfig, run_campaign
-from isolation_fuzz.engine.events import (
+from isolation_fuzz import CampaignConfig, run_campaign
+from isolation_fuzz.engine.campaign.budget import resolve_budget
+from isolation_fuzz.engine.campaign.events import (
     CampaignEvent,
     CampaignStarted,
     Counts,
     Progress,
     ViolationFound,
 )
-from isolation_fuzz.report import ProgressBar, RunReport, TextVerdict
+from isolation_fuzz.report.files import RunReport
+from isolation_fuzz.report.progress import ProgressBar
+from isolation_fuzz.report.text import TextVerdict
 from isolation_fuzz.target import TargetSpec
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from isolation_fuzz.engine.campaign import CampaignConfig, run_campaign
-from isolation_fuzz.engine.scenario import Scenario
+from isolation_fuzz import CampaignConfig, run_campaign
+from isolation_fuzz.engine.replay.scenario import Scenario
 from isolation_fuzz.engine.trace import Move
 from isolation_fuzz.model import ToolCall, Violation
 from isolation_fuzz.report.html import render_html

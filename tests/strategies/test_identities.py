@@ -17,9 +17,9 @@ import pytest
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
-from isolation_fuzz.engine.scenario_shape import check_user_id
-from strategies import FAMILIES, family_pairs, identity_sets, labelled_identity_sets
-from strategies.provider_ids import SHARED_PREFIX_LENGTHS
+from isolation_fuzz.engine.replay.shape import check_user_id
+from isolation_fuzz.strategies import FAMILIES, family_pairs, identity_sets, labelled_identity_sets
+from isolation_fuzz.strategies.provider_ids import SHARED_PREFIX_LENGTHS
 
 BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "identity_families.py"
 

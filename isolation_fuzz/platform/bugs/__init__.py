@@ -9,6 +9,29 @@ records in the order the zoo runs them, and offers them as targets: the
 ``--target zoo:<name>`` selects a variant while the engine and the target registry
 know nothing of the zoo.
 
+The twenty, in zoo order (each module's docstring tells the whole story):
+
+* ``global_current_user``: the request's user in a process-wide variable across an ``await``;
+* ``shared_engine_state``: the engine tracks active runs in a map keyed by thread id;
+* ``unscoped_cache_key``: a ClickHouse result cache keyed by query and parameters, not user;
+* ``delimiter_injection``: Redis keys joined as ``user:{uid}:{key}`` with raw segments;
+* ``glob_injection``: listing with a SCAN pattern built from the raw user id;
+* ``prefix_ownership``: ownership matched by string prefix (``u1`` owns ``u10``'s rows);
+* ``broadcast_events``: the emitter sends every event to every open connection;
+* ``thread_routed_events``: events routed by thread id alone;
+* ``pooled_emitter_swap``: pooled emitters handed out again still bound to their last user;
+* ``unverified_token``: the JWT's claims read without verifying its signature;
+* ``missing_user_filter``: one ClickHouse aggregate path lacks the owner filter;
+* ``thread_ownership_unchecked``: reading a thread by id does not check who owns it;
+* ``lost_event``: a sequence counter shared by a thread's runs makes events skip or repeat;
+* ``incomplete_cleanup``: cleanup leaves the request's scratch keys behind in Redis;
+* ``stale_result_cache``: ClickHouse writes no longer invalidate the cached results;
+* ``capped_scratch``: the Redis scratch trimmed to its oldest entry, not its newest;
+* ``unfiltered_key_listing``: the ClickHouse listing lists every user's key names;
+* ``reused_connection_slot``: a freed connection slot reused while old routing points at it;
+* ``truncated_owner``: ClickHouse rows owned by the first 8 characters of the user id;
+* ``unscoped_delete``: ClickHouse drops a key's old rows by its name alone, every user's.
+
 Who may import it: the zoo runner, the CLI's zoo command, tests and benchmarks, and
 the target registry through its entry point.  Importing it imports every bug
 module (and so the reference platform): they are small, and a zoo target is only

@@ -1,0 +1,156 @@
+"""A silent run is blocked only when every service answers and another run is paused.
+
+The services here are stand-ins: a probe that answers or raises as the test says.
+The real thing (a Redis stopped with SIGSTOP under a whole campaign) is
+``tests/cli/test_slow_services.py``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import anyio
+import pytest
+
+from isolation_fuzz.checkpoint import checkpoint
+from isolation_fuzz.engine.schedule.controller import CampaignLoop, RunController, StepOutcome
+from isolation_fuzz.engine.schedule.stall import StallPolicy
+from isolation_fuzz.errors import ServiceUnavailable, TargetStalled, UsageError
+
+BLOCK = 0.5  # wide enough that a loaded CI machine keeps the timings apart
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[CampaignLoop]:
+    with CampaignLoop() as campaign_loop:
+        yield campaign_loop
+
+
+class _Services:
+    """A probe whose answer the test sets; counts how often it was asked."""
+
+    def __init__(self) -> None:
+        self.down: str | None = None
+        self.probes = 0
+
+    async def probe(self) -> None:
+        self.probes += 1
+        if self.down is not None:
+            raise ServiceUnavailable(self.down, "redis://127.0.0.1:1", "did not answer within 1s")
+
+
+def _controller(services: _Services, service_timeout: float = 1.0) -> RunController:
+    # Explicit points: these tests are about silence between checkpoints, not awaits.
+    return RunController(
+        BLOCK, service_timeout=service_timeout, probe=services.probe, points="explicit"
+    )
+
+
+async def _idle() -> None:
+    await checkpoint("idle")
+    await checkpoint("idle again")
+
+
+def test_a_run_slow_on_a_stalled_service_ends_with_the_service_named(
+    loop: CampaignLoop,
+) -> None:
+    services = _Services()
+    services.down = "redis"
+
+    async def stalled() -> None:
+        await checkpoint("before")
+        await anyio.sleep(30)  # a read from a server that stopped answering
+
+    with loop.portal.wrap_async_context_manager(_controller(services)) as ctl:
+        loop.call(ctl.start, "other", _idle)  # paused: without the probe this is "blocked"
+        loop.call(ctl.start, "r", stalled)
+        started = time.monotonic()
+        with pytest.raises(ServiceUnavailable, match="redis") as info:
+            loop.call(ctl.step, "r")
+        assert time.monotonic() - started < 1.0
+        assert info.value.service == "redis"
+        with pytest.raises(UsageError, match="blocked"):
+            loop.call(ctl.step, "r")  # given up on: it never moves again
+
+
+def test_a_service_that_comes_back_lets_the_run_go_on(loop: CampaignLoop) -> None:
+    services = _Services()
+    back = anyio.Event()
+
+    async def slow() -> str:
+        await checkpoint("before")
+        await back.wait()  # the stalled server answers late
+        await checkpoint("after")
+        return "done"
+
+    async def resume_later() -> None:
+        await anyio.sleep(BLOCK * 1.5)  # past the block timeout, within the grace
+        back.set()
+
+    with loop.portal.wrap_async_context_manager(_controller(services)) as ctl:
+        loop.call(ctl.start, "other", _idle)
+        loop.call(ctl.start, "r", slow)
+        loop.portal.start_task_soon(resume_later)
+        assert loop.call(ctl.step, "r") == StepOutcome("paused", label="after")
+        assert services.probes == 1
+
+
+def test_a_run_waiting_on_a_paused_runs_lock_is_blocked_when_services_answer(
+    loop: CampaignLoop,
+) -> None:
+    services = _Services()
+    lock = anyio.Lock()
+
+    async def holder() -> None:
+        async with lock:
+            await checkpoint("holding")
+
+    async def waiter() -> None:
+        await checkpoint("before")
+        async with lock:
+            await checkpoint("got it")
+
+    with loop.portal.wrap_async_context_manager(_controller(services)) as ctl:
+        loop.call(ctl.start, "h", holder)
+        loop.call(ctl.start, "w", waiter)
+        started = time.monotonic()
+        assert loop.call(ctl.step, "w") == StepOutcome("blocked")
+        # One block timeout, a probe, one more block timeout of grace, a probe.
+        assert 2 * BLOCK <= time.monotonic() - started < 2 * BLOCK + 1.0
+        assert services.probes == 2
+
+
+def test_a_run_silent_with_no_other_run_paused_is_the_target_hanging(
+    loop: CampaignLoop,
+) -> None:
+    services = _Services()
+
+    async def hangs() -> None:
+        await checkpoint("before")
+        await anyio.sleep(30)
+
+    with loop.portal.wrap_async_context_manager(_controller(services, 0.5)) as ctl:
+        loop.call(ctl.start, "r", hangs)
+        with pytest.raises(TargetStalled, match="no other run was paused"):
+            loop.call(ctl.step, "r")
+
+
+@pytest.mark.anyio
+async def test_a_call_outside_any_run_is_bounded_and_blames_the_service() -> None:
+    services = _Services()
+    policy = StallPolicy(BLOCK, 0.3, services.probe)
+
+    async def reset() -> None:
+        await anyio.sleep(30)
+
+    with pytest.raises(TargetStalled, match="reset"):
+        await policy.bounded("reset", reset)
+    services.down = "postgres"
+    with pytest.raises(ServiceUnavailable, match="postgres"):
+        await policy.bounded("reset", reset)
+
+
+def test_timeouts_must_be_positive() -> None:
+    with pytest.raises(UsageError, match="service_timeout"):
+        StallPolicy(1.0, 0)
