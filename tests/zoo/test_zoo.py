@@ -17,20 +17,22 @@ from pathlib import Path
 import pytest
 
 import isolation_fuzz.platform.bugs as bugs_package
-from isolation_fuzz.engine import oracle
-from isolation_fuzz.engine.campaign import CampaignConfig, run_campaign
-from isolation_fuzz.engine.execution import Harness, Limits, canary_for, key_mark_for
-from isolation_fuzz.engine.replay import perform
-from isolation_fuzz.engine.session import open_session
+from isolation_fuzz import CampaignConfig, run_campaign
+from isolation_fuzz.engine.example.execution import canary_for, key_mark_for
+from isolation_fuzz.engine.example.harness import Harness, Limits
+from isolation_fuzz.engine.example.session import open_session
+from isolation_fuzz.engine.oracle import invariants as oracle
+from isolation_fuzz.engine.replay.perform import perform
 from isolation_fuzz.engine.trace import Move, scenario_length
 from isolation_fuzz.errors import UsageError
 from isolation_fuzz.model import Store, ToolCall
-from isolation_fuzz.platform.bugs import BUGS, SEEDED_BUGS, TARGETS, SeededBug, seeded_bug
+from isolation_fuzz.platform.bugs import BUGS, SEEDED_BUGS, TARGETS, seeded_bug
+from isolation_fuzz.platform.bugs._record import SeededBug
 from isolation_fuzz.services import ServiceConfig
 from isolation_fuzz.target import TargetSpec
 from isolation_fuzz.zoo import ZooRow, format_zoo, shortest_for
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+README = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "zoo-default.md"
 
 #: Bugs whose shrunk finding is checked against the record here, the shortest at 0 and
 #: at 2 moves (``isolation-fuzz zoo`` checks every bug so, with a larger budget).
