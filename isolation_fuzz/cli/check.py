@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from isolation_fuzz.cli._flags import (
     add_points_flag,
@@ -23,9 +23,6 @@ from isolation_fuzz.cli._flags import (
     services_from,
 )
 from isolation_fuzz.cli.run import add_confirm_flag
-
-if TYPE_CHECKING:
-    from isolation_fuzz.report.junit import JUnitCase
 
 __all__ = ["add_parser", "run"]
 
@@ -49,19 +46,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Exit 1 if a corpus scenario reproduces or the pre-release campaign finds a violation."""
     from isolation_fuzz.cli.run import run_with_report
-    from isolation_fuzz.engine.campaign.events import CampaignAborted, CampaignStarted
     from isolation_fuzz.engine.campaign.runner import CampaignConfig
     from isolation_fuzz.engine.example.harness import Limits
-    from isolation_fuzz.engine.replay.reproduce import replay_all, scenario_files
-    from isolation_fuzz.engine.replay.scenario import load_scenario
-    from isolation_fuzz.engine.stopping import StopRequested
-    from isolation_fuzz.report.junit import JUnitCase, invariant_cases
+    from isolation_fuzz.engine.replay.corpus import replay_corpus
+    from isolation_fuzz.report.gate import GateReport
     from isolation_fuzz.report.text import TextVerdict
     from isolation_fuzz.target import TargetSpec
 
-    corpus = Path(args.corpus)
-    files = scenario_files(corpus) if corpus.exists() else []
-    scenarios = [load_scenario(p) for p in files]  # a bad file fails the gate loudly (exit 2)
     services = services_from(args)
     override = TargetSpec(args.target, args.transport) if args.target else None
     config = CampaignConfig(
@@ -73,69 +64,14 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         limits=Limits(points=args.points),
     )
     run_report = report_from(args, f"check-{config.target.name}", notices=err)
-    cases: list[JUnitCase] = []
-    reproduced = 0
-    out.write(f"corpus {corpus}: {len(scenarios)} scenario(s)\n")
-    try:
-        replays = replay_all(scenarios, override, services)
-    except StopRequested as stop:  # between replays: the report says so, then the verdict
-        why = f"interrupted by {stop.reason}"
-        run_report.handle_event(CampaignStarted(config.target, config.resolved_budget(), None))
-        run_report.handle_event(CampaignAborted("interrupted", why, stop.reason))
-        _write_junit(run_report.dir, args.junit, [_gate_case(why)])
-        out.write(f"gate: INTERRUPTED by {stop.reason} during the corpus replays\n")
-        raise
-    for path, report in zip(files, replays, strict=True):
-        if report.reproduced:
-            reproduced += 1
-        status = "REPRODUCES" if report.reproduced else "fixed"
-        out.write(f"  {status:<10} {path.name} ({report.target.name})\n")
-        cases.append(
-            JUnitCase(
-                f"replay {path.name}",
-                "isolation-fuzz.corpus",
-                report.explain() if report.reproduced else None,
-                ", ".join(sorted(report.scenario.invariants)),
-            )
-        )
-
+    gate = GateReport(out, run_report.dir, args.junit)
+    # A bad corpus file fails the gate loudly (exit 2); a signal between replays is
+    # reported by both reporters, then ends the command with its exit code.
+    replay_corpus(Path(args.corpus), override, services, handlers=[run_report, gate])
     result = run_with_report(
-        config, run_report, err, quiet=args.quiet, also=[TextVerdict(out)]
+        config, run_report, err, quiet=args.quiet, also=[TextVerdict(out), gate]
     )
-    scenario = None
-    if result.finding is not None and result.verdict == "violation":
-        scenario = run_report.scenario_of(
-            {"target": result.target, "seed": result.seed}, result.finding
-        )
-    if result.verdict in ("interrupted", "no examples"):
-        cases.append(_gate_case(f"pre-release campaign: {result.verdict}"))
-    else:
-        cases += invariant_cases("isolation-fuzz.pre-release", scenario)
-    _write_junit(run_report.dir, args.junit, cases)
-    failed = reproduced > 0 or result.verdict == "violation"
-    gate = "INTERRUPTED" if result.verdict == "interrupted" else ("FAIL" if failed else "PASS")
-    if result.verdict == "no examples":
-        gate = "FAIL"
-    out.write(
-        f"gate: {gate} ({reproduced} of {len(scenarios)} corpus "
-        f"scenario(s) reproduce; pre-release campaign {result.verdict})\n"
-    )
+    failed = gate.reproduced > 0 or result.verdict == "violation"
     if result.exit_code in (130, 143) or (not failed and result.exit_code != 0):
         return result.exit_code  # interrupted; or no examples, or trouble behind a finding
     return 1 if failed else 0
-
-
-def _gate_case(why: str) -> JUnitCase:
-    from isolation_fuzz.report.junit import JUnitCase
-
-    return JUnitCase("gate", "isolation-fuzz.check", f"the gate did not finish: {why}", why)
-
-
-def _write_junit(run_dir: Path, also: str | None, cases: list[JUnitCase]) -> None:
-    from isolation_fuzz._atomic import write_atomic
-    from isolation_fuzz.report.junit import junit_xml
-
-    junit = junit_xml("isolation-fuzz check", cases=cases)
-    write_atomic(run_dir / "junit.xml", junit)
-    if also:
-        write_atomic(Path(also), junit)

@@ -15,8 +15,9 @@ a person to look at but never replayed by ``check``.  A campaign that raised
 
 :class:`RunReport` is a handler of the campaign's events: ``ViolationFound`` (the
 first failing example, before shrinking) and ``ShrinkImproved`` save the case,
-``CampaignFinished`` writes the final files.  Given a ``notices`` stream, it also
-says where it saved them.
+``CampaignFinished`` writes the final files.  A gate's corpus replay stopped by a
+signal (``CorpusReplayInterrupted``) gets an interrupted summary too.  Given a
+``notices`` stream, it also says where it saved them.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from isolation_fuzz.engine.campaign.events import (
     ShrinkImproved,
     ViolationFound,
 )
+from isolation_fuzz.engine.replay.corpus import CorpusEvent, CorpusReplayInterrupted
 from isolation_fuzz.engine.replay.scenario import Scenario, save_scenario
 from isolation_fuzz.report.junit import JUnitCase, junit_xml
 
@@ -84,7 +86,7 @@ class RunReport:
         #: The error that stopped the files being written, if one did.
         self._unwritable: OSError | None = None
 
-    def handle_event(self, event: CampaignEvent) -> None:
+    def handle_event(self, event: CampaignEvent | CorpusEvent) -> None:
         """Save each failing case as it comes, and the final files at the finish.
 
         A file that cannot be written never costs a finding (issue 10: with an
@@ -96,7 +98,7 @@ class RunReport:
         except OSError as exc:
             self._keep_on_stderr(event, exc)
 
-    def _keep_on_stderr(self, event: CampaignEvent, exc: OSError) -> None:
+    def _keep_on_stderr(self, event: CampaignEvent | CorpusEvent, exc: OSError) -> None:
         """Print the event's finding as scenario JSON, once when first seen and at the end."""
         first = self._unwritable is None
         self._unwritable = exc
@@ -113,7 +115,7 @@ class RunReport:
         )
         stream.flush()
 
-    def _handle(self, event: CampaignEvent) -> None:
+    def _handle(self, event: CampaignEvent | CorpusEvent) -> None:
         if isinstance(event, CampaignStarted):
             self._meta = {
                 "target": event.target, "seed": event.seed, "profile": event.budget.profile.name
@@ -129,6 +131,9 @@ class RunReport:
                 self.notices.write(f"report: {where}\n")
         elif isinstance(event, CampaignAborted) and self._meta:
             self.abort(event)  # no notice: the error's one line is all the user reads
+        elif isinstance(event, CorpusReplayInterrupted):
+            self._meta = {"target": event.target, "seed": None, "profile": None}
+            self.abort(CampaignAborted("interrupted", event.reason, event.signal))
 
     def scenario_of(self, result_meta: Mapping[str, Any], finding: Finding) -> Scenario:
         """The finding as a scenario, with the run's target and seed from ``result_meta``."""
@@ -193,14 +198,15 @@ class RunReport:
             "stop_reason": event.state if event.state != "error" else "infrastructure",
             "signal": event.signal,
             "reason": event.reason,
-            "target": meta["target"].to_json(),
+            "target": None if meta["target"] is None else meta["target"].to_json(),
             "seed": meta.get("seed"),
             "profile": meta.get("profile"),
             "budget_used": {"examples": event.examples},
             "scenario": self.scenario_path.name if self.scenario_path.exists() else None,
         }
         write_atomic(self.dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-        suite = f"isolation-fuzz {meta['target'].name}"
+        target = meta["target"]
+        suite = "isolation-fuzz" if target is None else f"isolation-fuzz {target.name}"
         junit = junit_xml(suite, cases=[_not_run(suite, event.reason)])
         write_atomic(self.dir / "junit.xml", junit)
         return self.dir
