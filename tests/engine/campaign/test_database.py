@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from isolation_fuzz import CampaignConfig, run_campaign
-from isolation_fuzz.cli import main
 from isolation_fuzz.engine.campaign.database import KEY_PREFIX, open_database
 from isolation_fuzz.errors import ServiceUnavailable, UsageError
 from isolation_fuzz.services import Endpoints
@@ -54,10 +53,3 @@ def test_bad_database_specs_are_refused() -> None:
         open_database("postgres://x/y")
     with pytest.raises(ServiceUnavailable, match=r"127\.0\.0\.1:1"):
         open_database("redis://127.0.0.1:1/0")
-
-
-def test_cli_reports_an_unreachable_database_with_exit_3(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    assert main(["run", "--database", "redis://127.0.0.1:1/0", "--max-examples", "1"]) == 3
-    assert "example database" in capsys.readouterr().err

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from isolation_fuzz.cli import main
 from isolation_fuzz.engine.replay.scenario import (
     FORMAT,
     Scenario,
@@ -75,16 +74,3 @@ def test_a_move_naming_an_unknown_identity_is_refused(tmp_path: Path) -> None:
     path.write_text(json.dumps(data))
     with pytest.raises(ScenarioError, match="identity 'Z'"):
         load_scenario(path)
-
-
-def test_replay_of_a_bad_file_exits_2_without_a_traceback(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "bad.json"
-    path.write_text("{")
-    assert main(["replay", str(path)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1
-    assert "not JSON" in err
-    assert "Traceback" not in err
-    assert main(["replay", str(tmp_path / "missing.json")]) == 2
