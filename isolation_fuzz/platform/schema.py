@@ -99,7 +99,9 @@ async def open_pools(services: ServiceSet) -> AsyncIterator[Pools]:
     async with AsyncExitStack() as stack:
         redis = services.redis()
         stack.push_async_callback(redis.aclose)
-        postgres = await services.postgres_pool(min_size=1, max_size=4)
+        # Runs pause inside transactions (issue 19): a slot per run an example may hold
+        # paused, and some for looks and probes, so paused holders never starve them.
+        postgres = await services.postgres_pool(min_size=1, max_size=10)
         stack.push_async_callback(postgres.close)
         admin = await services.postgres_admin()
         stack.push_async_callback(admin.close)

@@ -9,7 +9,8 @@ drivers themselves (redis, asyncpg, clickhouse-connect) and the embedded engines
 importing this package costs anyio and nothing heavier; a missing embedded engine
 raises :class:`isolation_fuzz.errors.MissingDependency` with the install hint.
 Also here: a watchdog so that no embedded engine outlives us (``_watchdog``), one
-rule for a lost service (:class:`ServiceFaults`), and the leases that let
+rule for a lost service (:class:`ServiceFaults`), who holds up a Postgres backend
+(:func:`postgres_locks`, for the run controller), and the leases that let
 :func:`clean_expired` remove what dead campaigns left, and only that.
 
 Who may import it: the engine's session (to open services for a campaign), the
@@ -39,6 +40,7 @@ from isolation_fuzz.services._lifecycle import (
     open_services,
     start_engines,
 )
+from isolation_fuzz.services._locks import postgres_locks
 from isolation_fuzz.services._probe import probe_services
 from isolation_fuzz.services._reach import ServiceFaults
 from isolation_fuzz.services._urls import check_url
@@ -58,6 +60,7 @@ __all__ = [
     "clean_expired",
     "drop_namespace",
     "open_services",
+    "postgres_locks",
     "probe_services",
     "start_engines",
 ]

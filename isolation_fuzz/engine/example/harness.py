@@ -96,12 +96,15 @@ class RunCounts:
         failed: Runs of valid identities that raised, by the error's type name.
         rejected: Runs with a forged token that the target refused.
         blocked: Runs that waited on a paused run (every service answering).
+        waited: Times a run waited on what a paused run held, and that run was moved,
+            by what it held (``row lock``, ``pool slot``, ``lock``): not blocked.
     """
 
     finished: int = 0
     failed: Mapping[str, int] = field(default_factory=dict)
     rejected: int = 0
     blocked: int = 0
+    waited: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def failed_total(self) -> int:
@@ -121,10 +124,14 @@ class RunCounts:
         """``12 finished, 3 failed (KeyError 2, ValueError 1), 1 rejected, 0 blocked``."""
         kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(self.failed.items()))
         failed = f"{self.failed_total} failed" + (f" ({kinds})" if kinds else "")
-        return (
+        text = (
             f"{self.finished} finished, {failed}, {self.rejected} rejected, "
             f"{self.blocked} blocked"
         )
+        if self.waited:
+            kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(self.waited.items()))
+            text += f"; {sum(self.waited.values())} waited on another run's lock ({kinds})"
+        return text
 
     def to_json(self) -> dict[str, object]:
         """The counts as summary.json shows them."""
@@ -134,6 +141,7 @@ class RunCounts:
             "failed_by_error": dict(sorted(self.failed.items())),
             "rejected": self.rejected,
             "blocked": self.blocked,
+            "waited": dict(sorted(self.waited.items())),
         }
 
 
@@ -155,6 +163,8 @@ class Stats:
     runs_failed: dict[str, int] = field(default_factory=dict)
     runs_rejected: int = 0
     runs_blocked: int = 0
+    #: Times a run waited on a paused run's lock, row lock or pool slot, by kind.
+    runs_waited: dict[str, int] = field(default_factory=dict)
     #: Generated user ids that failed the target's declared ``user_ids`` predicate,
     #: and how many of those were replaced by a valid id of the same family.
     ids_dropped: int = 0
@@ -165,10 +175,15 @@ class Stats:
         kind = type(error).__name__
         self.runs_failed[kind] = self.runs_failed.get(kind, 0) + 1
 
+    def run_waited(self, kind: str) -> None:
+        """Count a run that waited on what a paused run held (``row lock``, ...)."""
+        self.runs_waited[kind] = self.runs_waited.get(kind, 0) + 1
+
     def run_counts(self) -> RunCounts:
         """A snapshot of the run counters."""
         return RunCounts(
-            self.runs_finished, dict(self.runs_failed), self.runs_rejected, self.runs_blocked
+            self.runs_finished, dict(self.runs_failed), self.runs_rejected, self.runs_blocked,
+            dict(self.runs_waited),
         )
 
     def saw_violation(self) -> None:

@@ -65,7 +65,20 @@ class OutcomeRecorder:
         self._check = check or partial(oracle.check, history)
 
     def record(self, step: int, run_id: str, outcome: StepOutcome) -> str:
-        """Record what ``run_id`` came to at ``step``; returns the move's outcome text."""
+        """Record what ``run_id`` came to at ``step``; returns the move's outcome text.
+
+        The paused runs it waited on, and moved, come first: their ends are recorded at
+        the same step, and the text names each (``waited on r1's row lock: r1 finished``).
+        """
+        waits = []
+        for waited in outcome.waited:
+            self.harness.stats.run_waited(waited.kind)
+            moved = self._record(step, waited.holder, waited.outcome)
+            waits.append(f"waited on {waited.holder}'s {waited.kind}: {waited.holder} {moved}")
+        text = self._record(step, run_id, outcome)
+        return "; ".join([*waits, text]) if waits else text
+
+    def _record(self, step: int, run_id: str, outcome: StepOutcome) -> str:
         owner = self.run_owner[run_id]
         if outcome.status == "paused":
             return f"paused at {outcome.label}"

@@ -10,6 +10,9 @@ fresh connections) and the service timeout: a run that goes silent is judged by
 :class:`~isolation_fuzz.errors.ServiceUnavailable`, never with a finding.  An
 infrastructure error that left a Hypothesis example as
 :class:`~isolation_fuzz.engine.schedule.stall.InfrastructureStop` leaves the session as itself.
+With Postgres open, the controller also gets a connection of its own to ask who holds
+up a silent run's statement (:func:`~isolation_fuzz.services.postgres_locks`), so a run
+waiting on a paused run's row lock moves that run instead of looking blocked.
 
 Which engines start is the target's to say (issue 11): its factory's declared
 :class:`~isolation_fuzz.capabilities.Capabilities` are read before anything opens,
@@ -30,7 +33,13 @@ from isolation_fuzz.engine.schedule.controller import CampaignLoop, RunControlle
 from isolation_fuzz.engine.schedule.stall import InfrastructureStop
 from isolation_fuzz.errors import IsolationFuzzError
 from isolation_fuzz.redaction import Redactor
-from isolation_fuzz.services import ServiceConfig, ServiceFaults, open_services, probe_services
+from isolation_fuzz.services import (
+    ServiceConfig,
+    ServiceFaults,
+    open_services,
+    postgres_locks,
+    probe_services,
+)
 from isolation_fuzz.target import Target, TargetSpec, open_target, resolve_target
 from isolation_fuzz.tokens import AuthConfig
 
@@ -73,10 +82,13 @@ def open_session(
         capabilities = refine(declared, system)
         urls: dict[str, str] = {name: url for name, url in opened.endpoints.urls.items()}
         probe = partial(probe_services, urls, services.service_timeout)
+        locks = None
+        if "postgres" in urls:  # to see a run waiting on a paused run's row lock
+            locks = loop.enter_async(postgres_locks(urls["postgres"], services.service_timeout))
         controller = loop.enter_async(
             RunController(
                 limits.block_timeout, service_timeout=services.service_timeout, probe=probe,
-                points=limits.points,
+                points=limits.points, locks=locks,
             )
         )
         stats = Stats()

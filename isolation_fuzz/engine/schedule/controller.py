@@ -8,8 +8,11 @@ run and returns when it reaches its next checkpoint, finishes, fails, or is
 run is paused, typically because it waits on a lock a paused run holds; a slow or
 stalled service is never "blocked", see :mod:`isolation_fuzz.engine.schedule.stall`).  The
 same sequence of starts and steps over the same target therefore produces the same
-history.  Which suspensions are points (every real await, explicit checkpoints, or
-both) is the controller's ``points`` mode, see :mod:`isolation_fuzz.engine.schedule.points`.
+history.  A run that waits on what a paused run holds (a row lock, a pool slot, a
+lock) is not blocked: the controller moves the holder until it is free, and the
+step's outcome says who moved (:mod:`isolation_fuzz.engine.schedule.waits`).  Which
+suspensions are points (every real await, explicit checkpoints, or both) is the
+controller's ``points`` mode, see :mod:`isolation_fuzz.engine.schedule.points`.
 
 `CampaignLoop` keeps one event loop alive for a whole campaign (anyio's blocking
 portal), so that services, pools and servers outlive the examples that use them.
@@ -20,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Self, TypeVar
 
 import anyio
@@ -30,14 +33,20 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from isolation_fuzz.checkpoint import installed_hook
 from isolation_fuzz.engine.schedule.points import POINTS_MODES, Points, RunHook
 from isolation_fuzz.engine.schedule.stall import DEFAULT_SERVICE_TIMEOUT, Probe, StallPolicy
+from isolation_fuzz.engine.schedule.waits import LockQuery, holder_of, waiting
 from isolation_fuzz.errors import UsageError
 
-__all__ = ["CampaignLoop", "RunController", "RunFn", "StepOutcome"]
+__all__ = ["CampaignLoop", "RunController", "RunFn", "StepOutcome", "Waited"]
 
 T = TypeVar("T")
 Status = Literal["paused", "finished", "failed", "blocked"]
 #: What performs one run once called (``target.run`` bound to its token, thread, plan, id).
 RunFn = Callable[[], Awaitable[Any]]
+#: A silent run is first looked at after this long, then at doubling intervals up to
+#: the second: short, since a run waiting on a paused run's lock is common.
+_FIRST_LOOK, _LAST_LOOK = 0.01, 0.2
+#: Holder moves one wait may take before the waiting run is judged as blocked.
+_MAX_HOLDER_MOVES = 200
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,21 @@ class StepOutcome:
     label: str | None = None
     result: Any = None
     error: BaseException | None = None
+    #: The paused runs moved, in order, because this run waited on what they held.
+    waited: tuple[Waited, ...] = ()
+
+    def with_waits(self, earlier: tuple[Waited, ...]) -> StepOutcome:
+        """This outcome with ``earlier`` waits (of the same call's earlier steps) first."""
+        return replace(self, waited=earlier + self.waited) if earlier else self
+
+
+@dataclass(frozen=True)
+class Waited:
+    """The moving run waited on paused run ``holder`` (a ``kind``); it moved to ``outcome``."""
+
+    holder: str
+    kind: str
+    outcome: StepOutcome
 
 
 @dataclass(eq=False)
@@ -61,6 +85,15 @@ class _Run:
     done: anyio.Event = field(default_factory=anyio.Event)
     scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     outcome: StepOutcome | None = None  # None while it moves
+    hook: RunHook | None = None
+
+    def suspended(self) -> Any:
+        """The run's suspended coroutine, where its current wait can be read."""
+        if self.hook is None:
+            return None
+        if self.hook.coro is not None:
+            return self.hook.coro
+        return self.hook.task.get_coro() if self.hook.task is not None else None
 
     @property
     def status(self) -> str:
@@ -83,6 +116,7 @@ class RunController:
         service_timeout: float = DEFAULT_SERVICE_TIMEOUT,
         probe: Probe | None = None,
         points: Points = "auto",
+        locks: LockQuery | None = None,
     ) -> None:
         if block_timeout <= 0:
             raise UsageError(f"block_timeout must be positive, got {block_timeout}")
@@ -93,6 +127,8 @@ class RunController:
         self.points: Points = points
         #: Who decides whether a silent run is blocked or its services are at fault.
         self.stalls = StallPolicy(block_timeout, service_timeout, probe)
+        #: Asks Postgres who holds up a backend, to see a run waiting on a row lock.
+        self.locks = locks
         self._runs: dict[str, _Run] = {}  # unfinished runs (paused or blocked), by start order
         self._ended: dict[str, str] = {}  # only so that stepping an ended run says so
         self._group: TaskGroup | None = None
@@ -138,27 +174,24 @@ class RunController:
                 f"cannot step run {run_id!r}: it is {state}; paused runs are {self.active()}"
             )
         self._check_idle(run_id)
-        run.outcome = None
-        run.stopped = anyio.Event()
-        # Swap before setting: the run's next pause must wait on a fresh event.
-        resume, run.resume = run.resume, anyio.Event()
-        resume.set()
-        return await self._wait(run)
+        return await self._resume(run)
 
     async def finish(self, run_id: str, max_steps: int = 1000) -> StepOutcome:
         """Step paused run ``run_id`` until it stops being paused, at most ``max_steps``."""
         outcome = await self.step(run_id)
+        waited = outcome.waited
         for _ in range(max_steps - 1):
             if outcome.status != "paused":
-                return outcome
+                break
             outcome = await self.step(run_id)
-        return outcome
+            waited += outcome.waited
+        return replace(outcome, waited=waited)
 
     async def run_to_end(self, run_id: str, fn: RunFn, max_steps: int = 1000) -> StepOutcome:
-        """Start ``fn`` and step it to its end without letting any other run move."""
+        """Start ``fn`` and step it to its end; only the runs it waits on move meanwhile."""
         outcome = await self.start(run_id, fn)
         if outcome.status == "paused":
-            outcome = await self.finish(run_id, max_steps)
+            outcome = (await self.finish(run_id, max_steps)).with_waits(outcome.waited)
         return outcome
 
     async def cancel_all(self) -> None:
@@ -188,15 +221,23 @@ class RunController:
         if self._moving is not None:
             raise UsageError(f"cannot move run {run_id!r} while run {self._moving!r} moves")
 
+    async def _resume(self, run: _Run) -> StepOutcome:
+        run.outcome = None
+        run.stopped = anyio.Event()
+        # Swap before setting: the run's next pause must wait on a fresh event.
+        resume, run.resume = run.resume, anyio.Event()
+        resume.set()
+        return await self._wait(run)
+
     async def _wait(self, run: _Run) -> StepOutcome:
-        self._moving = run.run_id
+        outer, self._moving = self._moving, run.run_id
+        waited: list[Waited] = []
         try:
-            with anyio.move_on_after(self.block_timeout):
-                await run.stopped.wait()
+            await self._until_stopped(run, waited)
             if not run.stopped.is_set():
-                # Silent for a block timeout: a stalled service raises here (exit 3);
-                # only a run silent while every service answers and another run is
-                # paused comes back as blocked.
+                # Silent for a block timeout with no paused run to move: a stalled
+                # service raises here (exit 3); only a run silent while every service
+                # answers and another run is paused comes back as blocked.
                 try:
                     await self.stalls.judge_silence(run.stopped, run.run_id, self._others_paused)
                 except BaseException:
@@ -204,17 +245,43 @@ class RunController:
                     run.outcome = StepOutcome("blocked")
                     raise
         finally:
-            self._moving = None
+            self._moving = outer
         # No await between the check and the verdict, so the run cannot slip in between.
         if not run.stopped.is_set():
             # Blocked: it stays a task (cancelled on close) but is never stepped again.
-            run.outcome = StepOutcome("blocked")
+            run.outcome = StepOutcome("blocked", waited=tuple(waited))
             return run.outcome
         assert run.outcome is not None
         if run.outcome.status != "paused":
             del self._runs[run.run_id]
             self._ended[run.run_id] = run.outcome.status
-        return run.outcome
+        return replace(run.outcome, waited=tuple(waited)) if waited else run.outcome
+
+    async def _until_stopped(self, run: _Run, waited: list[Waited]) -> None:
+        """Wait for ``run`` to stop, moving the paused runs it waits on.
+
+        Returns once it stopped, or after a block timeout of silence with nothing to move.
+        """
+        look, silent_since = _FIRST_LOOK, anyio.current_time()
+        while len(waited) < _MAX_HOLDER_MOVES:
+            left = self.block_timeout - (anyio.current_time() - silent_since)
+            if left <= 0:
+                return
+            with anyio.move_on_after(min(look, left)):
+                await run.stopped.wait()
+            if run.stopped.is_set():
+                return
+            look = min(2 * look, _LAST_LOOK)
+            paused = [(r.run_id, r.suspended()) for r in self._runs.values()
+                      if r.status == "paused"]
+            if not paused:
+                continue
+            wait = await waiting(run.suspended(), self.locks)
+            holder = None if wait is None else holder_of(wait, paused)
+            if wait is None or holder is None:
+                continue
+            waited.append(Waited(holder, wait.kind, await self._resume(self._runs[holder])))
+            look, silent_since = _FIRST_LOOK, anyio.current_time()
 
     async def _body(self, run: _Run, fn: RunFn) -> None:
         async def pause(label: str) -> None:
@@ -232,6 +299,7 @@ class RunController:
 
         hook = RunHook(pause, self.points)
         hook.task = asyncio.current_task()
+        run.hook = hook
         try:
             # The hook lives in this task's context (and its children's, which it never
             # pauses), nowhere else.

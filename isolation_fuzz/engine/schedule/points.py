@@ -30,11 +30,15 @@ connection pauses after its reply arrived.  Why not "the last suspension": which
 one is last is known only once the target's code has run on, past the point.
 Why not every raw suspension: their count is timing, and a replay would diverge.
 
-Held connections.  A run never pauses while it holds a pooled Postgres connection
-(any asyncpg frame in the await chain, or a checked-out asyncpg connection in a
-local of the target's frames): paused there, it would hold a pool slot and row
-locks that the next run then waits on, a deadlock the real system never has.  Its
-transaction is one step, as the reference platform's explicit checkpoints made it.
+Held connections (issue 19).  A run pauses inside a held pooled connection and an
+open transaction like anywhere else: code that does all its work inside
+``async with pool.acquire()``, an asyncpg transaction or a SQLAlchemy ``AsyncSession``
+interleaves at each statement (SQLAlchemy's and greenlet's frames are skipped like a
+driver's, so the point names the statement's line in the target's code, and one
+``session.execute`` is one point however many round trips it makes).  What that
+pause holds (a row lock, a pool slot) may be what the next run needs: the controller
+sees that run waiting and moves the holder (:mod:`.waits`), so a correct system
+never looks blocked.
 
 Explicit checkpoints.  The hook a run installs (:class:`RunHook`) is still what
 ``checkpoint()`` calls; while its pause waits, suspensions add no second point (a
@@ -65,7 +69,8 @@ from anyio._backends._asyncio import _task_states
 
 from isolation_fuzz.checkpoint import current_hook
 
-__all__ = ["POINTS_MODES", "Driven", "Points", "RunHook", "describe_wait"]
+__all__ = ["POINTS_MODES", "Driven", "Points", "RunHook", "await_chain", "describe_wait",
+           "frame_module"]
 
 Points = Literal["auto", "explicit", "auto-only"]
 #: Every interleaving-point mode, the default first.
@@ -75,6 +80,7 @@ POINTS_MODES: Final[tuple[str, ...]] = get_args(Points)
 _SKIPPED: Final = (
     "asyncio", "anyio", "redis", "asyncpg", "clickhouse_connect", "websockets", "chdb",
     "contextlib", "concurrent", "sniffio", "async_timeout", "hiredis", "functools",
+    "sqlalchemy", "greenlet",
     "isolation_fuzz.engine", "isolation_fuzz.services", "isolation_fuzz.checkpoint",
 )
 
@@ -94,6 +100,8 @@ class RunHook:
         self.task: asyncio.Task[Any] | None = None
         #: True while a pause waits: its own suspensions are no points.
         self.pausing = False
+        #: The coroutine being driven (auto modes): what a wait is read from.
+        self.coro: Any = None
 
     async def __call__(self, label: str) -> None:
         """An explicit ``checkpoint(label)`` in the run's code."""
@@ -132,6 +140,7 @@ class Driven:
     def __init__(self, coro: Coroutine[Any, Any, Any], hook: RunHook) -> None:
         self._coro = coro
         self._hook = hook
+        hook.coro = coro
 
     def __await__(self) -> Generator[Any, Any, Any]:
         coro, hook = self._coro, self._hook
@@ -146,8 +155,8 @@ class Driven:
             value, error = None, None
             label: str | None = None
             if hook.wants_auto() and not (isinstance(yielded, asyncio.Future) and yielded.done()):
-                key, label, holding = _inspect(coro)
-                if holding or (last is not None and _same(key, last)):
+                key, label = _inspect(coro)
+                if last is not None and _same(key, last):
                     label = None
                 last = key
             try:
@@ -186,7 +195,7 @@ def _same(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
     return a[0] is b[0] and a[1] == b[1] and a[2] is b[2]
 
 
-def _chain(coro: Any) -> list[tuple[FrameType, Any]]:
+def await_chain(coro: Any) -> list[tuple[FrameType, Any]]:
     """The frames of the await chain, outermost first, each with what it awaits."""
     out: list[tuple[FrameType, Any]] = []
     current = coro
@@ -202,7 +211,8 @@ def _chain(coro: Any) -> list[tuple[FrameType, Any]]:
     return out
 
 
-def _module(frame: FrameType) -> str:
+def frame_module(frame: FrameType) -> str:
+    """The name of the module ``frame`` runs in."""
     return str(frame.f_globals.get("__name__", ""))
 
 
@@ -210,47 +220,31 @@ def _own(module: str) -> bool:
     return not any(module == p or module.startswith(p + ".") for p in _SKIPPED)
 
 
-def _inspect(coro: Any) -> tuple[tuple[Any, ...], str, bool]:
-    """The coalescing key, the label and whether the run holds a pooled connection."""
-    chain = _chain(coro)
+def _inspect(coro: Any) -> tuple[tuple[Any, ...], str]:
+    """The coalescing key and the label of the await ``coro`` is suspended in."""
+    chain = await_chain(coro)
     if not chain:
-        return (None, -1, None), "await", False
+        return (None, -1, None), "await"
     own = chain[0]  # no frame of the target's own: the run's outermost frame
-    holding = False
     for frame, awaited in chain:
-        module = _module(frame)
-        if module.startswith("asyncpg"):
-            holding = True
-        elif _own(module):
+        if _own(frame_module(frame)):
             own = (frame, awaited)
-            holding = holding or _holds_connection(frame)
     frame, awaited = own
-    where = f"{_module(frame)}:{frame.f_code.co_name}:{frame.f_lineno}"
+    where = f"{frame_module(frame)}:{frame.f_code.co_name}:{frame.f_lineno}"
     op = describe_wait([f for f, _ in chain])
-    return (frame, frame.f_lasti, awaited), f"{where} {op}" if op else where, holding
-
-
-def _holds_connection(frame: FrameType) -> bool:
-    """Whether a local of ``frame`` is a checked-out asyncpg connection or transaction."""
-    for value in frame.f_locals.values():
-        kind = type(value)
-        if not kind.__module__.startswith("asyncpg"):
-            continue
-        if kind.__name__ == "PoolConnectionProxy" and getattr(value, "_con", None) is not None:
-            return True
-        if kind.__name__ == "Connection" and value.is_in_transaction():
-            return True
-    return False
+    return (frame, frame.f_lasti, awaited), f"{where} {op}" if op else where
 
 
 def describe_wait(frames: list[FrameType]) -> str:
     """The driver operation a run waits in, where known: ``redis GET``, ``asyncpg fetch``."""
     for frame in frames:
-        module, name = _module(frame), frame.f_code.co_name
+        module, name = frame_module(frame), frame.f_code.co_name
         if module.startswith("redis.") and name == "execute_command":
             args = frame.f_locals.get("args") or ("?",)
             return f"redis {str(args[0]).upper()}"
-        if module == "asyncpg.connection" and not name.startswith("_"):
+        if module in ("asyncpg.connection", "asyncpg.prepared_stmt", "asyncpg.transaction") and (
+            not name.startswith("_")
+        ):
             return f"asyncpg {name}"
         if module.startswith("anyio.") and name == "run_sync_in_worker_thread":
             func = frame.f_locals.get("func")

@@ -90,22 +90,22 @@ def test_finish_and_run_to_end_let_one_run_go_to_its_end(loop: CampaignLoop) -> 
     assert trace == ["b0", "b1", "a0", "a1", "a2"]
 
 
-def test_a_run_blocked_on_a_paused_runs_lock_is_reported_not_hung(loop: CampaignLoop) -> None:
-    lock = anyio.Lock()
+def test_a_run_blocked_on_a_paused_run_is_reported_not_hung(loop: CampaignLoop) -> None:
+    ready = anyio.Event()  # set by the paused run: no lock names it as the holder
     cleaned: list[str] = []
 
     async def holder() -> None:
         try:
-            async with lock:
-                await checkpoint("holding")
+            await checkpoint("holding")
+            ready.set()
         finally:
             cleaned.append("holder")
 
     async def waiter() -> None:
         try:
             await checkpoint("before")
-            async with lock:
-                await checkpoint("got it")
+            await ready.wait()
+            await checkpoint("got it")
         finally:
             cleaned.append("waiter")
 

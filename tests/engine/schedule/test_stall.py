@@ -14,7 +14,12 @@ import anyio
 import pytest
 
 from isolation_fuzz.checkpoint import checkpoint
-from isolation_fuzz.engine.schedule.controller import CampaignLoop, RunController, StepOutcome
+from isolation_fuzz.engine.schedule.controller import (
+    CampaignLoop,
+    RunController,
+    StepOutcome,
+    Waited,
+)
 from isolation_fuzz.engine.schedule.stall import StallPolicy
 from isolation_fuzz.errors import ServiceUnavailable, TargetStalled, UsageError
 
@@ -96,7 +101,7 @@ def test_a_service_that_comes_back_lets_the_run_go_on(loop: CampaignLoop) -> Non
         assert services.probes == 1
 
 
-def test_a_run_waiting_on_a_paused_runs_lock_is_blocked_when_services_answer(
+def test_a_run_waiting_on_a_paused_runs_lock_moves_the_holder_and_is_never_blocked(
     loop: CampaignLoop,
 ) -> None:
     services = _Services()
@@ -113,6 +118,34 @@ def test_a_run_waiting_on_a_paused_runs_lock_is_blocked_when_services_answer(
 
     with loop.portal.wrap_async_context_manager(_controller(services)) as ctl:
         loop.call(ctl.start, "h", holder)
+        loop.call(ctl.start, "w", waiter)
+        started = time.monotonic()
+        outcome = loop.call(ctl.step, "w")
+        assert outcome == StepOutcome(
+            "paused", label="got it", waited=(Waited("h", "lock", StepOutcome("finished")),)
+        )
+        assert time.monotonic() - started < BLOCK  # seen waiting, not waited out
+        assert services.probes == 0
+        assert ctl.active() == ["w"]
+
+
+def test_a_run_waiting_on_what_no_lock_shows_is_blocked_when_services_answer(
+    loop: CampaignLoop,
+) -> None:
+    services = _Services()
+    ready = anyio.Event()
+
+    async def setter() -> None:
+        await checkpoint("about to set")
+        ready.set()
+
+    async def waiter() -> None:
+        await checkpoint("before")
+        await ready.wait()  # set by a paused run: an event names no holder
+        await checkpoint("got it")
+
+    with loop.portal.wrap_async_context_manager(_controller(services)) as ctl:
+        loop.call(ctl.start, "s", setter)
         loop.call(ctl.start, "w", waiter)
         started = time.monotonic()
         assert loop.call(ctl.step, "w") == StepOutcome("blocked")
