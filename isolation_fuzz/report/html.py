@@ -78,34 +78,64 @@ def _arrows(scenario: Scenario, deliveries: Sequence[Mapping[str, Any]]) -> list
     return sorted(unique.values(), key=lambda a: a.step)
 
 
-def swimlane_svg(scenario: Scenario, deliveries: Sequence[Mapping[str, Any]] = ()) -> str:
-    """The timeline as an inline ``<svg>``: lanes, move boxes, delivery arrows."""
-    lanes = list(scenario.identities)
-    index = {name: i for i, name in enumerate(lanes)}
-    moves = [m for m in scenario.moves if not m.final] + [m for m in scenario.moves if m.final]
-    first_final = next((i for i, m in enumerate(moves) if m.final), None)
-    bad_steps = {v.step for v in scenario.violations}
+@dataclass(frozen=True)
+class _Layout:
+    """Where each lane and row of the timeline sits, shared by every part drawn on it."""
 
-    def row_y(i: int) -> int:
-        gap = _ROW if first_final is not None and i >= first_final else 0
+    index: Mapping[str, int]
+    #: The moves in drawing order: the explored ones, then the final reads.
+    moves: tuple[Move, ...]
+    first_final: int | None
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> _Layout:
+        moves = [m for m in scenario.moves if not m.final] + [m for m in scenario.moves if m.final]
+        first_final = next((i for i, m in enumerate(moves) if m.final), None)
+        index = {name: i for i, name in enumerate(scenario.identities)}
+        return cls(index, tuple(moves), first_final)
+
+    @property
+    def width(self) -> int:
+        return _GUTTER + _LANE * max(1, len(self.index)) + 10
+
+    @property
+    def height(self) -> int:
+        return self.row_y(len(self.moves)) + 16
+
+    def row_y(self, i: int) -> int:
+        """The top of row ``i``; the final reads sit one row lower, under their line."""
+        gap = _ROW if self.first_final is not None and i >= self.first_final else 0
         return _TOP + i * _ROW + gap
 
-    def lane_x(name: str | None) -> int:
-        return _GUTTER + index.get(name or "", 0) * _LANE
+    def lane_x(self, name: str | None) -> int:
+        return _GUTTER + self.index.get(name or "", 0) * _LANE
 
-    row_of_step: dict[int, int] = {}
-    for i, move in enumerate(moves):
-        row_of_step.setdefault(move.step, i)
-    width = _GUTTER + _LANE * max(1, len(lanes)) + 10
-    height = row_y(len(moves)) + 16
+
+def swimlane_svg(scenario: Scenario, deliveries: Sequence[Mapping[str, Any]] = ()) -> str:
+    """The timeline as an inline ``<svg>``: lanes, move boxes, delivery arrows."""
+    layout = _Layout.of(scenario)
+    width, height = layout.width, layout.height
     parts = [
         f'<svg class="swimlanes" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="swimlane timeline">',
         '<defs><marker id="head" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#c62828"/>'
         "</marker></defs>",
+        *_lane_parts(scenario, layout),
+        *_final_reads_line(layout),
     ]
-    for name, i in index.items():
+    arrows = _arrows(scenario, deliveries)
+    parts += _move_parts(scenario, layout, _own_events(deliveries))
+    parts += _arrow_parts(layout, arrows)
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+def _lane_parts(scenario: Scenario, layout: _Layout) -> list[str]:
+    """Each identity's lane: its striped background and, on top, its name and user id."""
+    height = layout.height
+    parts = []
+    for name, i in layout.index.items():
         x = _GUTTER + i * _LANE
         parts.append(
             f'<rect class="lane" x="{x + 4}" y="4" width="{_LANE - 8}" height="{height - 8}" '
@@ -116,22 +146,40 @@ def swimlane_svg(scenario: Scenario, deliveries: Sequence[Mapping[str, Any]] = (
             f'<text class="lane-name" x="{x + _LANE // 2}" y="24" text-anchor="middle">'
             f"<tspan font-weight=\"bold\">{escape(name)}</tspan> user {user}</text>"
         )
-    if first_final is not None:
-        y = row_y(first_final) - _ROW // 2 - 4
-        parts.append(
-            f'<line x1="{_GUTTER}" x2="{width - 10}" y1="{y}" y2="{y}" stroke="#888" '
-            f'stroke-dasharray="5 4"/><text x="{_GUTTER + 8}" y="{y - 4}" class="note">'
-            "final reads: paused runs finish, every identity looks</text>"
-        )
-    own_events: dict[tuple[int, str], int] = {}
-    arrows = _arrows(scenario, deliveries)
+    return parts
+
+
+def _final_reads_line(layout: _Layout) -> list[str]:
+    """The dashed line above the final reads, when the scenario has any."""
+    if layout.first_final is None:
+        return []
+    y = layout.row_y(layout.first_final) - _ROW // 2 - 4
+    return [
+        f'<line x1="{_GUTTER}" x2="{layout.width - 10}" y1="{y}" y2="{y}" stroke="#888" '
+        f'stroke-dasharray="5 4"/><text x="{_GUTTER + 8}" y="{y - 4}" class="note">'
+        "final reads: paused runs finish, every identity looks</text>"
+    ]
+
+
+def _own_events(deliveries: Sequence[Mapping[str, Any]]) -> dict[tuple[int, str], int]:
+    """How many of its own events each lane received at each step (shown as a count)."""
+    own: dict[tuple[int, str], int] = {}
     for d in deliveries:
         if not d.get("foreign") and d.get("owner") is not None:
             key = (int(d["step"]), str(d["receiver"]))
-            own_events[key] = own_events.get(key, 0) + 1
-    for i, move in enumerate(moves):
-        y = row_y(i)
-        x = lane_x(move.identity) + 10
+            own[key] = own.get(key, 0) + 1
+    return own
+
+
+def _move_parts(
+    scenario: Scenario, layout: _Layout, own_events: Mapping[tuple[int, str], int]
+) -> list[str]:
+    """Each move's step number, its box in its identity's lane, and its own-event count."""
+    bad_steps = {v.step for v in scenario.violations}
+    parts = []
+    for i, move in enumerate(layout.moves):
+        y = layout.row_y(i)
+        x = layout.lane_x(move.identity) + 10
         bad = move.step in bad_steps
         parts.append(
             f'<text class="stepno" x="{_GUTTER - 8}" y="{y + 15}" text-anchor="end">'
@@ -149,13 +197,23 @@ def swimlane_svg(scenario: Scenario, deliveries: Sequence[Mapping[str, Any]] = (
                 f'<text class="own" x="{x + _LANE - 24}" y="{y + 15}" text-anchor="end">'
                 f"{count}✉</text>"
             )
+    return parts
+
+
+def _arrow_parts(layout: _Layout, arrows: Sequence[_Arrow]) -> list[str]:
+    """Each foreign delivery or leak as a red arrow into the receiving lane, at its step's row."""
+    row_of_step: dict[int, int] = {}
+    for i, move in enumerate(layout.moves):
+        row_of_step.setdefault(move.step, i)
+    parts = []
     for n, arrow in enumerate(arrows):
-        i = row_of_step.get(arrow.step, len(moves) - 1)
-        y = row_y(i) + _BOX_H // 2 + (n % 3) * 3
-        x1 = lane_x(arrow.source) + _LANE // 2 if arrow.source in index else _GUTTER
+        i = row_of_step.get(arrow.step, len(layout.moves) - 1)
+        y = layout.row_y(i) + _BOX_H // 2 + (n % 3) * 3
+        target_x = layout.lane_x(arrow.target)
+        x1 = layout.lane_x(arrow.source) + _LANE // 2 if arrow.source in layout.index else _GUTTER
         # The arrow stops at the near edge of the receiving box, leaving its text readable.
-        left_edge, right_edge = lane_x(arrow.target) + 8, lane_x(arrow.target) + _LANE - 8
-        if x1 == lane_x(arrow.target) + _LANE // 2:  # the receiver's own run carried it
+        left_edge, right_edge = target_x + 8, target_x + _LANE - 8
+        if x1 == target_x + _LANE // 2:  # the receiver's own run carried it
             x1 -= _LANE // 2 + 30
         x2 = left_edge if x1 < left_edge else right_edge
         parts.append(
@@ -164,11 +222,10 @@ def swimlane_svg(scenario: Scenario, deliveries: Sequence[Mapping[str, Any]] = (
             f"<title>{escape(arrow.label)}</title>"
             f'<line x1="{x1}" y1="{y}" x2="{x2}" y2="{y}" stroke="#c62828" stroke-width="2.5" '
             f'marker-end="url(#head)"/>'
-            f'<text class="leak" x="{min(x1, x2) + 4}" y="{row_y(i) - 3}">'
+            f'<text class="leak" x="{min(x1, x2) + 4}" y="{layout.row_y(i) - 3}">'
             f"{escape(_short(arrow.label, 26))}</text></g>"
         )
-    parts.append("</svg>")
-    return "\n".join(parts)
+    return parts
 
 
 _CSS = """

@@ -14,6 +14,7 @@ from isolation_fuzz.engine.trace import format_moves, scenario_length
 from isolation_fuzz.model import violation_text
 
 if TYPE_CHECKING:
+    from isolation_fuzz.engine.campaign.finding import Finding
     from isolation_fuzz.engine.campaign.result import CampaignResult
 
 __all__ = ["TextVerdict", "format_result"]
@@ -33,6 +34,26 @@ class TextVerdict:
 
 def format_result(result: CampaignResult) -> str:
     """Verdict, budget spent, and for a violation the shrunk scenario and its evidence."""
+    head = _head(result)
+    no_verdict = _no_verdict(result)
+    if no_verdict is not None:
+        return f"{head}\nverdict: {no_verdict}"
+    if result.finding is None:
+        return f"{head}\nverdict: clean (no violation found)"
+    if result.verdict == "unconfirmed":
+        trouble = (
+            "; runs were blocked, so a service probably stalled" if result.infrastructure_trouble
+            else ""
+        )
+        return (
+            f"{head}\nverdict: unconfirmed: a failing example was seen but reproduced "
+            f"0/{result.confirm_runs} times on replay; saved apart, not a violation{trouble}"
+        )
+    return "\n".join([head, *_violation_lines(result, result.finding)])
+
+
+def _head(result: CampaignResult) -> str:
+    """The lines above the verdict: what ran where, what it spent, and why it stopped."""
     services = ", ".join(f"{name}={where}" for name, where in result.services.items())
     seed = "derandomized" if result.seed is None else f"seed {result.seed}"
     head = (
@@ -45,45 +66,43 @@ def format_result(result: CampaignResult) -> str:
     declared = result.declared.describe()
     if declared is not None:
         head += f"\ndeclared: {declared}"
+    return head
+
+
+def _no_verdict(result: CampaignResult) -> str | None:
+    """The verdict when the campaign could not judge isolation at all, else ``None``."""
     if result.verdict == "interrupted":
         saved = "" if result.finding is None else "; the failing example seen is saved, unconfirmed"
         return (
-            f"{head}\nverdict: interrupted by {result.signal} after {result.examples} "
+            f"interrupted by {result.signal} after {result.examples} "
             f"example(s); no verdict on isolation{saved}"
         )
     if result.verdict == "no examples":
         if result.stop_reason == "budget":
             return (
-                f"{head}\nverdict: no examples: not one example completed in the budget of "
+                "no examples: not one example completed in the budget of "
                 f"{result.budget_seconds:g}s; give a larger --budget"
             )
-        return f"{head}\nverdict: no examples: not one example completed; nothing was checked"
+        return "no examples: not one example completed; nothing was checked"
     if result.verdict == "not working":
         runs = result.runs
         kind, count = max(runs.failed.items(), key=lambda item: item[1])
         return (
-            f"{head}\nverdict: target not working: {runs.failed_total} of {runs.valid} runs "
+            f"target not working: {runs.failed_total} of {runs.valid} runs "
             f"of valid identities failed (most with {kind}, {count}); a failed run is checked "
             "by nothing, so this is no verdict on isolation. Fix the target or its adapter, "
             "then run again"
         )
-    if result.finding is None:
-        return f"{head}\nverdict: clean (no violation found)"
-    finding = result.finding
-    if result.verdict == "unconfirmed":
-        trouble = (
-            "; runs were blocked, so a service probably stalled" if result.infrastructure_trouble
-            else ""
-        )
-        return (
-            f"{head}\nverdict: unconfirmed: a failing example was seen but reproduced "
-            f"0/{result.confirm_runs} times on replay; saved apart, not a violation{trouble}"
-        )
+    return None
+
+
+def _violation_lines(result: CampaignResult, finding: Finding) -> list[str]:
+    """A confirmed finding from the verdict on: the scenario, what went wrong, how to re-run."""
     shrunk = "" if finding.shrunk else " (not fully shrunk)"
     confirmed = "" if result.reproduced is None else (
         f", reproduced {result.reproduced}/{result.confirm_runs}"
     )
-    lines = [head, f"verdict: VIOLATION{shrunk}{confirmed}"]
+    lines = [f"verdict: VIOLATION{shrunk}{confirmed}"]
     gathered = finding.gathered_text()  # would plain concurrency have caught it? (issue 12)
     lines += [f"plain concurrency: {gathered}", ""] if gathered else [""]
     moves = scenario_length(finding.moves)
@@ -97,4 +116,4 @@ def format_result(result: CampaignResult) -> str:
     rerun += "" if finding.points == "auto" else f" --points {finding.points}"
     lines.append("")
     lines.append(f"re-run with: isolation-fuzz run --target {result.target.name}{rerun}")
-    return "\n".join(lines)
+    return lines

@@ -50,6 +50,8 @@ from isolation_fuzz.model import (
     ForgedAttempt,
     ResidueProbed,
     RunBlocked,
+    RunFinished,
+    RunStarted,
     ToolResult,
     Violation,
 )
@@ -165,9 +167,35 @@ def complete_lifecycle(history: History) -> list[Violation]:
     kinds; begin first and end last for a target's own kinds); events of other kinds
     are left to ``events_reach_only_owner`` and ``no_foreign_data``.
     """
+    opened, closed, received = _connection_log(history)
+    out = []
+    for run_id, end in history.finished.items():
+        start = history.runs.get(run_id)
+        if not end.ok or start is None:
+            continue
+        for connection_id, conn in opened.items():
+            shut = closed.get(connection_id, end.step + 1)
+            if conn.identity != start.identity or conn.step > end.step or shut < start.step:
+                continue
+            whole_life = conn.step < start.step and shut > end.step
+            violation = _lifecycle_violation(history, run_id, start, end, connection_id,
+                                             whole_life, received.get((connection_id, run_id), []))
+            if violation is not None:
+                out.append(violation)
+    return sorted(out, key=lambda v: v.step)
+
+
+#: Per (connection id, run id): the kind, sequence number and step of each event received.
+_Received = dict[tuple[str, str], list[tuple[str, int, int]]]
+
+
+def _connection_log(
+    history: History,
+) -> tuple[dict[str, ConnectionOpened], dict[str, int], _Received]:
+    """Each connection's opening, the step it first closed, and the events it received."""
     opened: dict[str, ConnectionOpened] = {}
     closed: dict[str, int] = {}
-    received: dict[tuple[str, str], list[tuple[str, int, int]]] = {}
+    received: _Received = {}
     for record in history.entries:
         if isinstance(record, ConnectionOpened):
             opened[record.connection_id] = record
@@ -178,35 +206,31 @@ def complete_lifecycle(history: History) -> list[Violation]:
             received.setdefault(key, []).append(
                 (record.event.kind, record.event.seq, record.step)
             )
-    out = []
-    for run_id, end in history.finished.items():
-        start = history.runs.get(run_id)
-        if not end.ok or start is None:
-            continue
-        for connection_id, conn in opened.items():
-            shut = closed.get(connection_id, end.step + 1)
-            if conn.identity != start.identity or conn.step > end.step or shut < start.step:
-                continue
-            deliveries = received.get((connection_id, run_id), [])
-            pairs = [(k, s) for k, s, _ in deliveries]
-            if conn.step < start.step and shut > end.step:
-                fault = lifecycle.judge(history.capabilities, len(start.plan), pairs)
-            else:
-                fault = lifecycle.judge_partial(history.capabilities, pairs)
-            if fault is None:
-                continue
-            step = max([end.step, *(s for _, _, s in deliveries)])
-            shown = ", ".join(f"{k}#{s}" for k, s in fault.received) or "nothing"
-            out.append(Violation(
-                "complete_lifecycle", fault.anomaly, step, (start.identity,),
-                f"complete_lifecycle violated at step {step}: run {run_id} of "
-                f"{_who(history, start.identity)} finished at step {end.step} with "
-                f"{fault.due}, but connection {connection_id} received {shown} "
-                f"({fault.detail})",
-                LifecycleEvidence(run_id, connection_id, end.step,
-                                  fault.expected, fault.received),
-            ))
-    return sorted(out, key=lambda v: v.step)
+    return opened, closed, received
+
+
+def _lifecycle_violation(
+    history: History, run_id: str, start: RunStarted, end: RunFinished, connection_id: str,
+    whole_life: bool, deliveries: list[tuple[str, int, int]],
+) -> Violation | None:
+    """Judge one owner's connection on one finished run: whole lifecycle, or no repeat."""
+    pairs = [(k, s) for k, s, _ in deliveries]
+    if whole_life:
+        fault = lifecycle.judge(history.capabilities, len(start.plan), pairs)
+    else:
+        fault = lifecycle.judge_partial(history.capabilities, pairs)
+    if fault is None:
+        return None
+    step = max([end.step, *(s for _, _, s in deliveries)])
+    shown = ", ".join(f"{k}#{s}" for k, s in fault.received) or "nothing"
+    return Violation(
+        "complete_lifecycle", fault.anomaly, step, (start.identity,),
+        f"complete_lifecycle violated at step {step}: run {run_id} of "
+        f"{_who(history, start.identity)} finished at step {end.step} with "
+        f"{fault.due}, but connection {connection_id} received {shown} "
+        f"({fault.detail})",
+        LifecycleEvidence(run_id, connection_id, end.step, fault.expected, fault.received),
+    )
 
 
 def _short(value: Any) -> str:

@@ -53,7 +53,7 @@ from isolation_fuzz.engine.campaign.finding import Finding
 from isolation_fuzz.engine.campaign.result import CampaignResult
 from isolation_fuzz.engine.campaign.userids import Declared
 from isolation_fuzz.engine.campaign.verdict import verdict_of
-from isolation_fuzz.engine.example.harness import Harness, Limits
+from isolation_fuzz.engine.example.harness import Harness, Limits, RunCounts
 from isolation_fuzz.engine.example.session import open_session
 from isolation_fuzz.engine.replay.reproduce import confirm
 from isolation_fuzz.engine.stopping import Stopper, signalled
@@ -166,44 +166,71 @@ def run_stress(
                                       config.noise)
             window = _run_window(harness, settings, user_ids, listeners, started)
             stats = window.stats
-            finding, stepped_ok, windows, kept = None, None, None, None
-            reproduced: int | None = None
-            runs = 0
-            if window.violations:
-                found = candidate(window.identities, window.records, window.noise.log,
-                                  window.violations)
-                kept = evidence(seed, window.identities, window.records, window.noise.log,
-                                found)
-                others = [candidate(window.identities, window.records, window.noise.log,
-                                    window.violations, order=order)
-                          for order in ("end", "overlap")]
-                finding = _unstepped(found, harness)
-                emit(listeners, ViolationFound(finding, time.monotonic() - started))
-                emit(listeners, Stopped("violation"))
-                if signalled() is None:
-                    finding, stepped_ok, reproduced, runs, windows = _make_replayable(
-                        harness, config, settings, user_ids, found, others, finding, seed,
-                        listeners, budget)
-            else:
-                emit(listeners, Stopped(_why_stopped()))
+            outcome = _outcome(harness, config, settings, user_ids, window, seed, listeners,
+                               budget, started)
             described = session.services
             declared = Declared.of(harness.capabilities, harness.stats)
             run_counts = harness.stats.run_counts()
-    signal_name = signalled()
-    verdict = verdict_of(finding, stats.ended, signal_name, reproduced,
-                         run_counts.target_not_working())
-    result = CampaignResult(
-        verdict=verdict, finding=finding, examples=stats.ended, steps=stats.points,
-        elapsed=time.monotonic() - started, seed=seed, profile="stress",
-        target=config.target, services=described,
-        stop_reason="interrupted" if signal_name else (
-            "violation" if finding is not None else "budget"),
-        signal=signal_name, fuzzing_seconds=stats.running_seconds, tool_calls=stats.tool_calls,
-        reproduced=reproduced, confirm_runs=runs, budget_seconds=config.duration,
-        runs=run_counts, declared=declared,
-    )
+    result = _assemble(config, seed, started, stats, outcome, described, declared, run_counts)
     lifecycle.finished(result)
-    return StressResult(result, stats, config.target.transport, stepped_ok, windows, kept)
+    return StressResult(result, stats, config.target.transport, outcome.stepped,
+                        outcome.windows, outcome.evidence)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What the window's violations became (steps 2 and 3 of the note); empty without one."""
+
+    finding: Finding | None = None
+    stepped: bool | None = None
+    reproduced: int | None = None
+    confirm_runs: int = 0
+    windows: tuple[int, int] | None = None
+    evidence: dict[str, Any] | None = None
+
+
+def _outcome(
+    harness: Harness, config: StressConfig, settings: WindowSettings, user_ids: list[str],
+    window: Window, seed: int, listeners: tuple[EventHandler, ...], budget: Budget,
+    started: float,
+) -> _Outcome:
+    """Announce why the window stopped; turn its first violation into a replayable finding."""
+    if not window.violations:
+        emit(listeners, Stopped(_why_stopped()))
+        return _Outcome()
+    found = candidate(window.identities, window.records, window.noise.log, window.violations)
+    kept = evidence(seed, window.identities, window.records, window.noise.log, found)
+    others = [candidate(window.identities, window.records, window.noise.log,
+                        window.violations, order=order)
+              for order in ("end", "overlap")]
+    finding = _unstepped(found, harness)
+    emit(listeners, ViolationFound(finding, time.monotonic() - started))
+    emit(listeners, Stopped("violation"))
+    if signalled() is not None:
+        return _Outcome(finding, evidence=kept)
+    finding, stepped_ok, reproduced, runs, windows = _make_replayable(
+        harness, config, settings, user_ids, found, others, finding, seed, listeners, budget)
+    return _Outcome(finding, stepped_ok, reproduced, runs, windows, kept)
+
+
+def _assemble(
+    config: StressConfig, seed: int, started: float, stats: StressStats, outcome: _Outcome,
+    services: dict[str, str], declared: Declared, run_counts: RunCounts,
+) -> CampaignResult:
+    """The stress run as a campaign's result: what the reports and the exit code read."""
+    signal_name = signalled()
+    verdict = verdict_of(outcome.finding, stats.ended, signal_name, outcome.reproduced,
+                         run_counts.target_not_working())
+    return CampaignResult(
+        verdict=verdict, finding=outcome.finding, examples=stats.ended, steps=stats.points,
+        elapsed=time.monotonic() - started, seed=seed, profile="stress",
+        target=config.target, services=services,
+        stop_reason="interrupted" if signal_name else (
+            "violation" if outcome.finding is not None else "budget"),
+        signal=signal_name, fuzzing_seconds=stats.running_seconds, tool_calls=stats.tool_calls,
+        reproduced=outcome.reproduced, confirm_runs=outcome.confirm_runs,
+        budget_seconds=config.duration, runs=run_counts, declared=declared,
+    )
 
 
 def _run_window(
