@@ -55,6 +55,14 @@ plainly, exactly as before, so a seed explores the same examples) and ``auto-onl
 Never inside a shield: a suspension in a shielded anyio cancel scope of the run
 (anyio's ``cancel_shielded_checkpoint`` in a lock's acquire, a shielded clean-up)
 is no point, since a run paused there could not be cancelled when the example ends.
+
+What is not controlled.  Only the run's own task is paused.  Tasks it starts (a
+fire-and-forget write, a task group's children, a server's handler task) copy its
+context but run freely, as do threads (``to_thread``, executors: a worker-thread
+call pauses once, before the thread starts, and the thread then runs to its end),
+other processes and callbacks from C libraries.  Whatever they do happens between
+points at a time the schedule does not choose, so an interleaving they take part in
+may not replay exactly.
 """
 
 from __future__ import annotations
