@@ -63,6 +63,9 @@ def _head(result: CampaignResult) -> str:
         f"({result.steps / max(result.elapsed, 1e-9):.0f} steps/s)"
     )
     head += f"\nstopped: {result.stop_reason}\nruns: {result.runs.describe()}"
+    leaked = result.runs.leak_warning()
+    if leaked is not None:
+        head += f"\n{leaked}"
     declared = result.declared.describe()
     if declared is not None:
         head += f"\ndeclared: {declared}"

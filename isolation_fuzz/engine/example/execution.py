@@ -167,8 +167,12 @@ class Execution(ConnectionMoves):
         return {n: i.user_id for n, i in self.identities.items()}
 
     def active(self) -> list[str]:
-        """Runs paused at a checkpoint, oldest first."""
-        return self.controller.active()
+        """Runs and their tasks (``r3/bg1``) paused at a point, oldest first."""
+        active = self.controller.active()
+        for run_id in active:  # a task a run started is its owner's too
+            if run_id not in self.run_owner:
+                self.run_owner[run_id] = self.run_owner[self.controller.root_of(run_id)]
+        return active
 
     # -- moves ---------------------------------------------------------------------
 
@@ -258,9 +262,16 @@ class Execution(ConnectionMoves):
         )
 
     def final_reads(self) -> None:
-        """Every run left paused finishes, then every identity looks; checked after each."""
-        for run_id in list(self.active()):
-            self.finish(run_id, final=True)
+        """Every run left paused finishes, then every identity looks; checked after each.
+
+        Finishing a run finishes the tasks it started; a task started meanwhile by
+        another is finished in turn, so the looks see every write done.
+        """
+        for _ in range(_FINISH_STEPS):
+            active = self.active()
+            if not active:
+                break
+            self.finish(active[0], final=True)
             self.check()
         for name in self.names:
             self.look(name, f"final-{name}", final=True)
@@ -278,6 +289,7 @@ class Execution(ConnectionMoves):
         finally:
             try:
                 self.loop.call(self.controller.cancel_all)
+                self.harness.stats.tasks_leaked(self.controller.take_released())
             finally:
                 self._bounded("reset", self.harness.target.reset)
 

@@ -23,7 +23,8 @@ import anyio
 
 from isolation_fuzz.checkpoint import installed_hook
 from isolation_fuzz.engine.example.execution import Execution
-from isolation_fuzz.engine.schedule.controller import RunFn, StepOutcome
+from isolation_fuzz.engine.schedule.controller import RunFn
+from isolation_fuzz.engine.schedule.runs import StepOutcome
 from isolation_fuzz.engine.trace import Move
 from isolation_fuzz.model import Plan
 

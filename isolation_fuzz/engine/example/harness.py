@@ -32,7 +32,8 @@ from typing import Any
 
 from isolation_fuzz.capabilities import Capabilities
 from isolation_fuzz.engine.history import History
-from isolation_fuzz.engine.schedule.controller import CampaignLoop, RunController
+from isolation_fuzz.engine.schedule.controller import RunController
+from isolation_fuzz.engine.schedule.loop import CampaignLoop
 from isolation_fuzz.engine.schedule.points import Points
 from isolation_fuzz.engine.trace import Move
 from isolation_fuzz.model import EventDelivered, Violation
@@ -98,6 +99,8 @@ class RunCounts:
         blocked: Runs that waited on a paused run (every service answering).
         waited: Times a run waited on what a paused run held, and that run was moved,
             by what it held (``row lock``, ``pool slot``, ``lock``): not blocked.
+        leaked: Tasks a run started that outlived their example, waiting for work,
+            by the line that created them: let go to run freely, and said.
     """
 
     finished: int = 0
@@ -105,6 +108,7 @@ class RunCounts:
     rejected: int = 0
     blocked: int = 0
     waited: Mapping[str, int] = field(default_factory=dict)
+    leaked: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def failed_total(self) -> int:
@@ -133,6 +137,16 @@ class RunCounts:
             text += f"; {sum(self.waited.values())} waited on another run's lock ({kinds})"
         return text
 
+    def leak_warning(self) -> str | None:
+        """The warning for tasks that outlived their example, naming where they were made."""
+        if not self.leaked:
+            return None
+        sites = ", ".join(f"{site} (x{n})" for site, n in sorted(self.leaked.items()))
+        return (
+            f"warning: {sum(self.leaked.values())} task(s) a run started outlived their "
+            f"example, waiting for work, and were let go to run unscheduled: created at {sites}"
+        )
+
     def to_json(self) -> dict[str, object]:
         """The counts as summary.json shows them."""
         return {
@@ -142,6 +156,7 @@ class RunCounts:
             "rejected": self.rejected,
             "blocked": self.blocked,
             "waited": dict(sorted(self.waited.items())),
+            "leaked_tasks": dict(sorted(self.leaked.items())),
         }
 
 
@@ -165,6 +180,8 @@ class Stats:
     runs_blocked: int = 0
     #: Times a run waited on a paused run's lock, row lock or pool slot, by kind.
     runs_waited: dict[str, int] = field(default_factory=dict)
+    #: Tasks started by runs that outlived their example, by creation site.
+    leaked_tasks: dict[str, int] = field(default_factory=dict)
     #: Generated user ids that failed the target's declared ``user_ids`` predicate,
     #: and how many of those were replaced by a valid id of the same family.
     ids_dropped: int = 0
@@ -179,11 +196,16 @@ class Stats:
         """Count a run that waited on what a paused run held (``row lock``, ...)."""
         self.runs_waited[kind] = self.runs_waited.get(kind, 0) + 1
 
+    def tasks_leaked(self, sites: list[str]) -> None:
+        """Count tasks, by creation site, that outlived their example."""
+        for site in sites:
+            self.leaked_tasks[site] = self.leaked_tasks.get(site, 0) + 1
+
     def run_counts(self) -> RunCounts:
         """A snapshot of the run counters."""
         return RunCounts(
             self.runs_finished, dict(self.runs_failed), self.runs_rejected, self.runs_blocked,
-            dict(self.runs_waited),
+            dict(self.runs_waited), dict(self.leaked_tasks),
         )
 
     def saw_violation(self) -> None:

@@ -30,7 +30,7 @@ from typing import NoReturn
 from isolation_fuzz.engine.example.harness import Harness
 from isolation_fuzz.engine.history import History
 from isolation_fuzz.engine.oracle import invariants as oracle
-from isolation_fuzz.engine.schedule.controller import StepOutcome
+from isolation_fuzz.engine.schedule.runs import StepOutcome
 from isolation_fuzz.errors import InfrastructureError
 from isolation_fuzz.model import ResidueProbed, RunBlocked, RunFinished, ToolResult, Violation
 
@@ -63,6 +63,8 @@ class OutcomeRecorder:
         self._fail = fail
         # The example's incremental oracle when given; else the batch one (the same verdict).
         self._check = check or partial(oracle.check, history)
+        #: Runs that returned while tasks they started still ran: ended with the last one.
+        self._deferred: dict[str, StepOutcome] = {}
 
     def record(self, step: int, run_id: str, outcome: StepOutcome) -> str:
         """Record what ``run_id`` came to at ``step``; returns the move's outcome text.
@@ -70,16 +72,65 @@ class OutcomeRecorder:
         The paused runs it waited on, and moved, come first: their ends are recorded at
         the same step, and the text names each (``waited on r1's row lock: r1 finished``).
         """
-        waits = []
+        texts = []
         for waited in outcome.waited:
-            self.harness.stats.run_waited(waited.kind)
             moved = self._record(step, waited.holder, waited.outcome)
-            waits.append(f"waited on {waited.holder}'s {waited.kind}: {waited.holder} {moved}")
-        text = self._record(step, run_id, outcome)
-        return "; ".join([*waits, text]) if waits else text
+            if waited.kind == "task":  # one of its own tasks, moved with it
+                texts.append(f"{waited.holder} {moved}")
+            else:
+                self.harness.stats.run_waited(waited.kind)
+                texts.append(f"waited on {waited.holder}'s {waited.kind}: {waited.holder} {moved}")
+        texts.append(self._record(step, run_id, outcome))
+        texts += self._settle_deferred(step)
+        return "; ".join(texts)
 
     def _record(self, step: int, run_id: str, outcome: StepOutcome) -> str:
+        if "/" in run_id:
+            return self._record_actor(step, run_id, outcome)
         owner = self.run_owner[run_id]
+        if outcome.status in ("finished", "failed"):
+            live = self.harness.controller.live_tasks(run_id)
+            if live:
+                # Its writes are done when its tasks are: the end is recorded then.
+                self._deferred[run_id] = outcome
+                return f"returned; its tasks {', '.join(live)} still run"
+        return self._record_run(step, run_id, owner, outcome)
+
+    def _settle_deferred(self, step: int) -> list[str]:
+        """Record the end of each run whose last running task has just ended."""
+        texts = []
+        for run_id, outcome in list(self._deferred.items()):
+            if not self.harness.controller.live_tasks(run_id):
+                del self._deferred[run_id]
+                ended = self._record_run(step, run_id, self.run_owner[run_id], outcome)
+                texts.append(f"{run_id} {ended} with its tasks")
+        return texts
+
+    def _record_actor(self, step: int, actor: str, outcome: StepOutcome) -> str:
+        """What a task a run started came to: its run's records hold the rest."""
+        root = actor.split("/", 1)[0]
+        if outcome.status == "paused":
+            return f"paused at {outcome.label}"
+        if outcome.status == "idle":
+            return "idle (waiting for work)"
+        if outcome.status == "finished":
+            return "finished"
+        if outcome.status == "failed":
+            error = outcome.error
+            if isinstance(error, InfrastructureError | OSError):
+                raise InfrastructureError(
+                    f"the target failed in task {actor}: {error}"
+                ) from error
+            if not isinstance(error, Exception):
+                return "cancelled"
+            return "failed: " + self.harness.redactor.redact(f"{type(error).__name__}: {error}")
+        return self._record_run(step, root, self.run_owner[root], outcome)  # blocked
+
+    def _record_run(self, step: int, run_id: str, owner: str, outcome: StepOutcome) -> str:
+        if outcome.status in ("finished", "failed") and self.harness.controller.tasks_started(
+            run_id
+        ):
+            self.history.tasked.add(run_id)  # before its end: the read model reads it there
         if outcome.status == "paused":
             return f"paused at {outcome.label}"
         if outcome.status == "finished":

@@ -29,7 +29,8 @@ from functools import partial
 from isolation_fuzz.capabilities import capabilities_of, refine
 from isolation_fuzz.engine.example.fresh import fresh_target
 from isolation_fuzz.engine.example.harness import Harness, Limits, Stats
-from isolation_fuzz.engine.schedule.controller import CampaignLoop, RunController
+from isolation_fuzz.engine.schedule.controller import RunController
+from isolation_fuzz.engine.schedule.loop import CampaignLoop
 from isolation_fuzz.engine.schedule.stall import InfrastructureStop
 from isolation_fuzz.errors import IsolationFuzzError
 from isolation_fuzz.redaction import Redactor

@@ -10,7 +10,10 @@ and store, a model built from that identity's own writes (``remember`` sets a ke
 Concurrency is allowed for as Jepsen's register checkers do, with each operation's
 invoke and complete steps: a run's operations happen somewhere between the step that
 started it (``RunStarted``) and the step that recorded its results (``RunFinished``),
-and in plan order among themselves.  For a read ``r`` and one key:
+and in plan order among themselves, unless the run started tasks (issue 19: a
+fire-and-forget write lands when its task runs, and the run's end is recorded when
+its last task ends): then its own later calls may miss its earlier writes.  For a
+read ``r`` and one key:
 
 * a write ``w`` *may* be seen by ``r`` if it may have happened before ``r``
   completed: an earlier call of ``r``'s own run, or any call of a run that started
@@ -69,6 +72,9 @@ class Write:
     definite: bool
     key: str | None
     value: str | None
+    #: False when its run started tasks (issue 19): a background write may land after
+    #: the run's later calls, so plan order says nothing of when it happened.
+    ordered: bool = True
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,8 @@ class _Model:
                 if call.tool not in ("remember", "forget"):
                     continue
                 value = call.value if call.tool == "remember" else None
-                write = Write(run.run_id, index, run.step, finish, ok, call.key, value)
+                write = Write(run.run_id, index, run.step, finish, ok, call.key, value,
+                              run.run_id not in history.tasked)
                 keys = self.memory.setdefault((run.identity, call.store), {})
                 keys.setdefault(call.key, []).append(write)
                 self.suspect(run, call)
@@ -150,12 +157,14 @@ class _Model:
         start, end = self.span(run_id)
 
         def precedes(w: Write, other_run: str, other_index: int, other_start: int) -> bool:
-            return w.index < other_index if w.run_id == other_run else w.end < other_start
+            if w.run_id == other_run:
+                return w.ordered and w.index < other_index
+            return w.end < other_start
 
         seen = [w for w in writes
                 if (w.index < index if w.run_id == run_id else w.start <= end)]
-        before = [w for w in seen
-                  if (w.definite or w.run_id == run_id) and precedes(w, run_id, index, start)]
+        before = [w for w in seen if (w.definite or (w.run_id == run_id and w.ordered))
+                  and precedes(w, run_id, index, start)]
         live = [w for w in seen
                 if not any(precedes(w, w2.run_id, w2.index, w2.start) for w2 in before)]
         due = max(

@@ -1,4 +1,4 @@
-"""Step-by-step scheduling of agent runs, and the campaign's long-lived event loop.
+"""Step-by-step scheduling of agent runs.
 
 Hypothesis runs one rule at a time and has no notion of concurrency, so each agent
 run is a task that pauses at every `checkpoint` until the state machine says which
@@ -13,33 +13,33 @@ lock) is not blocked: the controller moves the holder until it is free, and the
 step's outcome says who moved (:mod:`isolation_fuzz.engine.schedule.waits`).  Which
 suspensions are points (every real await, explicit checkpoints, or both) is the
 controller's ``points`` mode, see :mod:`isolation_fuzz.engine.schedule.points`.
-
-`CampaignLoop` keeps one event loop alive for a whole campaign (anyio's blocking
-portal), so that services, pools and servers outlive the examples that use them.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, ExitStack
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Self, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
+from typing import Any, Self
 
 import anyio
 from anyio.abc import TaskGroup
-from anyio.from_thread import BlockingPortal, start_blocking_portal
 
-from isolation_fuzz.checkpoint import installed_hook
+from isolation_fuzz.checkpoint import current_hook
 from isolation_fuzz.engine.schedule.points import POINTS_MODES, Points, RunHook
+from isolation_fuzz.engine.schedule.runs import RunSlot, StepOutcome, Waited, drive_slot
 from isolation_fuzz.engine.schedule.stall import DEFAULT_SERVICE_TIMEOUT, Probe, StallPolicy
+from isolation_fuzz.engine.schedule.tasks import (
+    TaskAdoption,
+    awaited_tasks,
+    creation_site,
+    waits_for_work,
+)
 from isolation_fuzz.engine.schedule.waits import LockQuery, holder_of, waiting
 from isolation_fuzz.errors import UsageError
 
-__all__ = ["CampaignLoop", "RunController", "RunFn", "StepOutcome", "Waited"]
+__all__ = ["RunController", "RunFn"]
 
-T = TypeVar("T")
-Status = Literal["paused", "finished", "failed", "blocked"]
 #: What performs one run once called (``target.run`` bound to its token, thread, plan, id).
 RunFn = Callable[[], Awaitable[Any]]
 #: A silent run is first looked at after this long, then at doubling intervals up to
@@ -47,58 +47,6 @@ RunFn = Callable[[], Awaitable[Any]]
 _FIRST_LOOK, _LAST_LOOK = 0.01, 0.2
 #: Holder moves one wait may take before the waiting run is judged as blocked.
 _MAX_HOLDER_MOVES = 200
-
-
-@dataclass(frozen=True)
-class StepOutcome:
-    """Where a run stopped: ``label`` when paused, ``result`` when finished, ``error``
-    when failed; a blocked run reached no checkpoint within the block timeout."""
-
-    status: Status
-    label: str | None = None
-    result: Any = None
-    error: BaseException | None = None
-    #: The paused runs moved, in order, because this run waited on what they held.
-    waited: tuple[Waited, ...] = ()
-
-    def with_waits(self, earlier: tuple[Waited, ...]) -> StepOutcome:
-        """This outcome with ``earlier`` waits (of the same call's earlier steps) first."""
-        return replace(self, waited=earlier + self.waited) if earlier else self
-
-
-@dataclass(frozen=True)
-class Waited:
-    """The moving run waited on paused run ``holder`` (a ``kind``); it moved to ``outcome``."""
-
-    holder: str
-    kind: str
-    outcome: StepOutcome
-
-
-@dataclass(eq=False)
-class _Run:
-    """The controller's side of one run task: the events it hands control over with."""
-
-    run_id: str
-    resume: anyio.Event = field(default_factory=anyio.Event)
-    stopped: anyio.Event = field(default_factory=anyio.Event)
-    done: anyio.Event = field(default_factory=anyio.Event)
-    scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
-    outcome: StepOutcome | None = None  # None while it moves
-    hook: RunHook | None = None
-
-    def suspended(self) -> Any:
-        """The run's suspended coroutine, where its current wait can be read."""
-        if self.hook is None:
-            return None
-        if self.hook.coro is not None:
-            return self.hook.coro
-        return self.hook.task.get_coro() if self.hook.task is not None else None
-
-    @property
-    def status(self) -> str:
-        """The outcome's status, or ``"moving"`` between a resume and the next stop."""
-        return self.outcome.status if self.outcome is not None else "moving"
 
 
 class RunController:
@@ -129,28 +77,54 @@ class RunController:
         self.stalls = StallPolicy(block_timeout, service_timeout, probe)
         #: Asks Postgres who holds up a backend, to see a run waiting on a row lock.
         self.locks = locks
-        self._runs: dict[str, _Run] = {}  # unfinished runs (paused or blocked), by start order
+        self._runs: dict[str, RunSlot] = {}  # unfinished runs (paused or blocked), by start order
         self._ended: dict[str, str] = {}  # only so that stepping an ended run says so
         self._group: TaskGroup | None = None
         self._moving: str | None = None
+        #: Tasks created inside runs become their actors (tasks.py).
+        self._adoption = TaskAdoption(self._adopt, self._bind)
+        self._pending: dict[Coroutine[Any, Any, Any], RunSlot] = {}
+        self._actors_started: dict[str, int] = {}
+        #: Creation sites of idle actors let go at an example's end (:meth:`take_released`).
+        self._released: list[str] = []
 
     async def __aenter__(self) -> Self:
         if self._group is not None:
             raise UsageError("this RunController is already entered")
         self._group = anyio.create_task_group()
         await self._group.__aenter__()
+        self._adoption.install()
         return self
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
         group, self._group = self._group, None
         assert group is not None, "exited without being entered"
         self._cancel_runs()
+        self._adoption.uninstall()
         # The task group waits for every cancelled run, so nothing outlives the controller.
         return await group.__aexit__(*exc_info)
 
     def active(self) -> list[str]:
-        """The ids of paused runs, in the order they were started."""
+        """The ids of paused runs and actors, in the order they were started."""
         return [r.run_id for r in self._runs.values() if r.status == "paused"]
+
+    def root_of(self, run_id: str) -> str:
+        """The run ``run_id`` belongs to: itself, or for an actor (``r3/bg1``) its run."""
+        return run_id.split("/", 1)[0]
+
+    def live_tasks(self, root: str) -> list[str]:
+        """The actors of run ``root`` that are neither done nor idle, oldest first."""
+        return [r.run_id for r in self._runs.values()
+                if r.is_actor and r.root == root and r.status in ("paused", "moving")]
+
+    def tasks_started(self, root: str) -> int:
+        """How many tasks run ``root`` has started (adopted as its actors) so far."""
+        return self._actors_started.get(root, 0)
+
+    def take_released(self) -> list[str]:
+        """The creation sites of idle actors let go since the last call (they outlived it)."""
+        released, self._released = self._released, []
+        return released
 
     async def start(self, run_id: str, fn: RunFn) -> StepOutcome:
         """Start ``fn`` as run ``run_id``; return at its first checkpoint or its end."""
@@ -159,10 +133,11 @@ class RunController:
         if run_id in self._runs:
             raise UsageError(f"run {run_id!r} was already started; run ids must be unique")
         self._check_idle(run_id)
-        run = _Run(run_id)
+        run = RunSlot(run_id)
         self._runs[run_id] = run
         self._ended.pop(run_id, None)
-        self._group.start_soon(self._body, run, fn, name=f"isolation-fuzz run {run_id}")
+        name = f"isolation-fuzz run {run_id}"
+        self._group.start_soon(drive_slot, run, fn, self.points, name=name)
         return await self._wait(run)
 
     async def step(self, run_id: str) -> StepOutcome:
@@ -177,7 +152,11 @@ class RunController:
         return await self._resume(run)
 
     async def finish(self, run_id: str, max_steps: int = 1000) -> StepOutcome:
-        """Step paused run ``run_id`` until it stops being paused, at most ``max_steps``."""
+        """Step paused run ``run_id`` until it stops being paused, at most ``max_steps``.
+
+        A run's actors are finished with it, oldest first (kind ``task`` in ``waited``),
+        so that its writes are done when the move is.
+        """
         outcome = await self.step(run_id)
         waited = outcome.waited
         for _ in range(max_steps - 1):
@@ -185,6 +164,12 @@ class RunController:
                 break
             outcome = await self.step(run_id)
             waited += outcome.waited
+        for _ in range(max_steps):
+            actors = [a for a in self.live_tasks(run_id) if a in self.active()]
+            if run_id != self.root_of(run_id) or not actors:
+                break
+            done = await self.finish(actors[0], max_steps)
+            waited += (Waited(actors[0], "task", replace(done, waited=())), *done.waited)
         return replace(outcome, waited=waited)
 
     async def run_to_end(self, run_id: str, fn: RunFn, max_steps: int = 1000) -> StepOutcome:
@@ -203,13 +188,58 @@ class RunController:
             for run in runs:
                 await run.done.wait()
 
-    def _cancel_runs(self) -> list[_Run]:
+    def _cancel_runs(self) -> list[RunSlot]:
+        """Cancel what still runs; let go the tasks that outlived the run that started them.
+
+        A task that has waited for work (a worker, idle now or woken since) is the
+        system's from then on: cancelling it would break the target for the next
+        example, so it is released to run unscheduled, and named (:meth:`take_released`).
+        Any other task is cancelled with its run, as a run cut short is.
+        """
         runs = list(self._runs.values())
         self._runs.clear()
         self._ended.clear()
+        self._actors_started.clear()  # run ids start again at the next example: so do theirs
+        cancelled = []
         for run in runs:
-            run.scope.cancel()
-        return runs
+            if run.is_actor and run.worker:
+                self._release(run)
+            else:
+                run.scope.cancel()
+                cancelled.append(run)
+        return cancelled
+
+    def _release(self, actor: RunSlot) -> None:
+        if actor.hook is not None:
+            actor.hook.released = True
+        actor.resume.set()
+        self._released.append(actor.site or "?")
+
+    # -- adopting tasks (tasks.py) ----------------------------------------------------
+
+    def _adopt(self, coro: Coroutine[Any, Any, Any]) -> Coroutine[Any, Any, Any] | None:
+        hook = current_hook()
+        if not isinstance(hook, RunHook) or hook.released or hook.pausing:
+            return None  # outside any run of ours: the system's own task, left alone
+        owner = next((r for r in self._runs.values() if r.hook is hook), None)
+        site = creation_site(2)
+        if owner is None or owner.scope.cancel_called or site is None:
+            return None
+        n = self._actors_started.get(owner.root, 0) + 1
+        self._actors_started[owner.root] = n
+        actor = RunSlot(f"{owner.root}/bg{n}", root=owner.root, site=site)
+        actor.outcome = StepOutcome("paused", label=f"created at {actor.site}")
+        actor.stopped.set()
+        self._runs[actor.run_id] = actor
+        body = drive_slot(actor, coro, self.points, starts_paused=True, reraise=True)
+        self._pending[body] = actor
+        return body
+
+    def _bind(self, body: Coroutine[Any, Any, Any], task: asyncio.Task[Any]) -> None:
+        actor = self._pending.pop(body, None)
+        if actor is not None:
+            actor.task = task
+
 
     def _others_paused(self) -> bool:
         # The moving run is "moving", never "paused", so every paused run is another.
@@ -221,7 +251,7 @@ class RunController:
         if self._moving is not None:
             raise UsageError(f"cannot move run {run_id!r} while run {self._moving!r} moves")
 
-    async def _resume(self, run: _Run) -> StepOutcome:
+    async def _resume(self, run: RunSlot) -> StepOutcome:
         run.outcome = None
         run.stopped = anyio.Event()
         # Swap before setting: the run's next pause must wait on a fresh event.
@@ -229,11 +259,16 @@ class RunController:
         resume.set()
         return await self._wait(run)
 
-    async def _wait(self, run: _Run) -> StepOutcome:
+    async def _wait(self, run: RunSlot) -> StepOutcome:
         outer, self._moving = self._moving, run.run_id
         waited: list[Waited] = []
         try:
-            await self._until_stopped(run, waited)
+            idle = await self._until_stopped(run, waited)
+            if idle and not run.stopped.is_set():
+                # Waiting for work: the step ends; its next point pauses it again.
+                run.outcome = StepOutcome("idle", waited=tuple(waited))
+                run.worker = True
+                return run.outcome
             if not run.stopped.is_set():
                 # Silent for a block timeout with no paused run to move: a stalled
                 # service raises here (exit 3); only a run silent while every service
@@ -257,105 +292,46 @@ class RunController:
             self._ended[run.run_id] = run.outcome.status
         return replace(run.outcome, waited=tuple(waited)) if waited else run.outcome
 
-    async def _until_stopped(self, run: _Run, waited: list[Waited]) -> None:
-        """Wait for ``run`` to stop, moving the paused runs it waits on.
+    async def _until_stopped(self, run: RunSlot, waited: list[Waited]) -> bool:
+        """Wait for ``run`` to stop, moving the paused runs and actors it waits on.
 
-        Returns once it stopped, or after a block timeout of silence with nothing to move.
+        Returns once it stopped, or after a block timeout of silence with nothing to
+        move; true (at once) when an actor is found waiting for work.
         """
         look, silent_since = _FIRST_LOOK, anyio.current_time()
         while len(waited) < _MAX_HOLDER_MOVES:
             left = self.block_timeout - (anyio.current_time() - silent_since)
             if left <= 0:
-                return
+                return False
             with anyio.move_on_after(min(look, left)):
                 await run.stopped.wait()
             if run.stopped.is_set():
-                return
+                return False
             look = min(2 * look, _LAST_LOOK)
-            paused = [(r.run_id, r.suspended()) for r in self._runs.values()
-                      if r.status == "paused"]
-            if not paused:
+            paused = [r for r in self._runs.values() if r.status == "paused"]
+            moved = await self._move_what_it_waits_on(run, paused)
+            if moved is None:
+                if run.is_actor and waits_for_work(run.suspended()):
+                    return True
                 continue
-            wait = await waiting(run.suspended(), self.locks)
-            holder = None if wait is None else holder_of(wait, paused)
-            if wait is None or holder is None:
-                continue
-            waited.append(Waited(holder, wait.kind, await self._resume(self._runs[holder])))
+            waited.append(moved)
             look, silent_since = _FIRST_LOOK, anyio.current_time()
+        return False
 
-    async def _body(self, run: _Run, fn: RunFn) -> None:
-        async def pause(label: str) -> None:
-            if run.status == "blocked":
-                # Given up on; moving again would race whichever run is being stepped.
-                await anyio.sleep_forever()
-            run.outcome = StepOutcome("paused", label=label)
-            run.stopped.set()
-            await run.resume.wait()
-
-        def settle(outcome: StepOutcome) -> None:
-            if run.status != "blocked":  # a late end must not overwrite the verdict
-                run.outcome = outcome
-                run.stopped.set()
-
-        hook = RunHook(pause, self.points)
-        hook.task = asyncio.current_task()
-        run.hook = hook
-        try:
-            # The hook lives in this task's context (and its children's, which it never
-            # pauses), nowhere else.
-            with run.scope, installed_hook(hook):
-                try:
-                    result = await hook.drive(fn)
-                except Exception as exc:  # a failing run is an outcome, not a crash
-                    settle(StepOutcome("failed", error=exc))
-                else:
-                    settle(StepOutcome("finished", result=result))
-        finally:
-            run.done.set()
-
-
-class CampaignLoop:
-    """One event loop for a whole campaign, driven from synchronous code.
-
-    ``call(fn, *args)`` runs an async function in the loop; ``enter_async(cm)`` enters
-    an async context manager there and keeps it open until the loop closes, when
-    everything entered is exited in reverse order and then the loop stops.
-    """
-
-    def __init__(self) -> None:
-        self._stack = ExitStack()
-        self._portal: BlockingPortal | None = None
-
-    @property
-    def portal(self) -> BlockingPortal:
-        """The blocking portal into the campaign's event loop (only while open)."""
-        if self._portal is None:
-            raise UsageError("CampaignLoop is not open; use it as a context manager")
-        return self._portal
-
-    def __enter__(self) -> Self:
-        if self._portal is not None:
-            raise UsageError("this CampaignLoop is already open")
-        self._stack = ExitStack()
-        self._portal = self._stack.enter_context(start_blocking_portal("asyncio"))
-        return self
-
-    def __exit__(self, *exc_info: Any) -> bool | None:
-        try:
-            if isinstance(exc_info[1], KeyboardInterrupt):
-                # Thrown into the loop's context managers, a KeyboardInterrupt (a signal's
-                # StopRequested) stops anyio's loop itself, and nothing entered is exited
-                # ("This portal is not running").  Exit them as on success; it re-raises.
-                self._stack.__exit__(None, None, None)
-                return None
-            return self._stack.__exit__(*exc_info)
-        finally:
-            self._portal = None
-
-    def call(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
-        """Run ``fn(*args)`` in the campaign's loop and return its result."""
-        return self.portal.call(fn, *args)
-
-    def enter_async(self, cm: AbstractAsyncContextManager[T]) -> T:
-        """Enter ``cm`` in the loop; it is exited when the campaign loop closes."""
-        return self._stack.enter_context(self.portal.wrap_async_context_manager(cm))
+    async def _move_what_it_waits_on(self, run: RunSlot, paused: list[RunSlot]) -> Waited | None:
+        """Move the paused actor or run that silent ``run`` waits on, if one is known."""
+        if not paused:
+            return None
+        mine = [a for a in paused if a.is_actor and a.root == run.root]
+        if mine:
+            futures, waits = awaited_tasks(run.task, run.suspended())
+            named = [a for a in mine if a.task is not None and a.task in futures]
+            child = named[0] if named else (mine[0] if waits else None)
+            if child is not None:
+                return Waited(child.run_id, "task", await self._resume(child))
+        wait = await waiting(run.suspended(), self.locks)
+        suspended = [(r.run_id, r.suspended()) for r in paused]
+        holder = None if wait is None else holder_of(wait, suspended)
+        if wait is None or holder is None:
+            return None
+        return Waited(holder, wait.kind, await self._resume(self._runs[holder]))

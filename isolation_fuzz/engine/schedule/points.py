@@ -43,9 +43,8 @@ never looks blocked.
 Explicit checkpoints.  The hook a run installs (:class:`RunHook`) is still what
 ``checkpoint()`` calls; while its pause waits, suspensions add no second point (a
 flag on the run).  ``installed_hook(None)`` (a run's shielded clean-up) switches
-automatic points off too.  Tasks a run starts are not the run: they copy its
-context, but the hook pauses only the run's own task, so a background flusher runs
-freely and never makes a correct system look blocked.
+automatic points off too.  Tasks a run starts copy its context, but the hook pauses
+only its own task: the controller gives each such task a hook of its own.
 
 Modes (:data:`POINTS_MODES`): ``auto`` (automatic points and explicit checkpoints,
 the default), ``explicit`` (only ``checkpoint()`` calls: the coroutine is awaited
@@ -56,13 +55,14 @@ Never inside a shield: a suspension in a shielded anyio cancel scope of the run
 (anyio's ``cancel_shielded_checkpoint`` in a lock's acquire, a shielded clean-up)
 is no point, since a run paused there could not be cancelled when the example ends.
 
-What is not controlled.  Only the run's own task is paused.  Tasks it starts (a
-fire-and-forget write, a task group's children, a server's handler task) copy its
-context but run freely, as do threads (``to_thread``, executors: a worker-thread
-call pauses once, before the thread starts, and the thread then runs to its end),
-other processes and callbacks from C libraries.  Whatever they do happens between
-points at a time the schedule does not choose, so an interleaving they take part in
-may not replay exactly.
+What is not controlled.  A hook pauses only its own task; the tasks a run starts
+get hooks of their own, as the run's actors (:mod:`.tasks`).  Still free: tasks the
+system starts outside any run (in its factory, at connect, a server's handler task),
+tasks a driver starts for itself, a worker once let go at an example's end, threads
+(``to_thread``, executors: a worker-thread call pauses once, before the thread
+starts, and the thread then runs to its end), other processes and callbacks from C
+libraries.  Whatever they do happens between points at a time the schedule does not
+choose, so an interleaving they take part in may not replay exactly.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ from anyio._backends._asyncio import _task_states
 from isolation_fuzz.checkpoint import current_hook
 
 __all__ = ["POINTS_MODES", "Driven", "Points", "RunHook", "await_chain", "describe_wait",
-           "frame_module"]
+           "frame_module", "is_own_module"]
 
 Points = Literal["auto", "explicit", "auto-only"]
 #: Every interleaving-point mode, the default first.
@@ -110,15 +110,20 @@ class RunHook:
         self.pausing = False
         #: The coroutine being driven (auto modes): what a wait is read from.
         self.coro: Any = None
+        #: Let go by the controller (an idle task left at an example's end): never pauses.
+        self.released = False
 
     async def __call__(self, label: str) -> None:
         """An explicit ``checkpoint(label)`` in the run's code."""
-        if self.mode == "auto-only" or self.pausing or asyncio.current_task() is not self.task:
+        if (self.mode == "auto-only" or self.pausing or self.released
+                or asyncio.current_task() is not self.task):
             return
         await self.pause(label)
 
     async def pause(self, label: str) -> None:
         """Hand control back to the controller until the run is stepped again."""
+        if self.released:
+            return
         self.pausing = True
         try:
             await self._pause(label)
@@ -127,7 +132,8 @@ class RunHook:
 
     def wants_auto(self) -> bool:
         """Whether a suspension now may be an automatic point (this hook is in force)."""
-        return not self.pausing and current_hook() is self and not _shielded(self.task)
+        return (not self.pausing and not self.released and current_hook() is self
+                and not _shielded(self.task))
 
     async def drive(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         """Await ``fn()``: plainly in ``explicit`` mode, else step by step (:class:`Driven`)."""
@@ -224,7 +230,8 @@ def frame_module(frame: FrameType) -> str:
     return str(frame.f_globals.get("__name__", ""))
 
 
-def _own(module: str) -> bool:
+def is_own_module(module: str) -> bool:
+    """Whether ``module`` is the target's own code: no driver's, asyncio's or the engine's."""
     return not any(module == p or module.startswith(p + ".") for p in _SKIPPED)
 
 
@@ -235,7 +242,7 @@ def _inspect(coro: Any) -> tuple[tuple[Any, ...], str]:
         return (None, -1, None), "await"
     own = chain[0]  # no frame of the target's own: the run's outermost frame
     for frame, awaited in chain:
-        if _own(frame_module(frame)):
+        if is_own_module(frame_module(frame)):
             own = (frame, awaited)
     frame, awaited = own
     where = f"{frame_module(frame)}:{frame.f_code.co_name}:{frame.f_lineno}"

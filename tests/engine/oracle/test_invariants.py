@@ -23,7 +23,7 @@ from isolation_fuzz.engine.oracle.registry import (
     registered_invariants,
     unregister_invariant,
 )
-from isolation_fuzz.engine.schedule.controller import StepOutcome
+from isolation_fuzz.engine.schedule.runs import StepOutcome
 from isolation_fuzz.errors import InvariantCrashed, UsageError
 from isolation_fuzz.evidence import BlockedRunEvidence
 from isolation_fuzz.model import (

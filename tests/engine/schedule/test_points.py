@@ -10,8 +10,9 @@ import anyio
 import pytest
 
 from isolation_fuzz.checkpoint import checkpoint
-from isolation_fuzz.engine.schedule.controller import RunController, StepOutcome
+from isolation_fuzz.engine.schedule.controller import RunController
 from isolation_fuzz.engine.schedule.points import POINTS_MODES
+from isolation_fuzz.engine.schedule.runs import StepOutcome
 
 # A "driver" coroutine that suspends twice for one call, as a reply read in two chunks
 # does; its module name makes it driver code, not the target's own.

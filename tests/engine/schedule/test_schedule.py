@@ -13,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from isolation_fuzz.checkpoint import checkpoint
-from isolation_fuzz.engine.schedule.controller import CampaignLoop, RunController, StepOutcome
+from isolation_fuzz.engine.schedule.controller import RunController
+from isolation_fuzz.engine.schedule.loop import CampaignLoop
+from isolation_fuzz.engine.schedule.runs import StepOutcome
 from isolation_fuzz.errors import UsageError
 
 Worker = Callable[[], Coroutine[Any, Any, str]]

@@ -14,12 +14,9 @@ import anyio
 import pytest
 
 from isolation_fuzz.checkpoint import checkpoint
-from isolation_fuzz.engine.schedule.controller import (
-    CampaignLoop,
-    RunController,
-    StepOutcome,
-    Waited,
-)
+from isolation_fuzz.engine.schedule.controller import RunController
+from isolation_fuzz.engine.schedule.loop import CampaignLoop
+from isolation_fuzz.engine.schedule.runs import StepOutcome, Waited
 from isolation_fuzz.engine.schedule.stall import StallPolicy
 from isolation_fuzz.errors import ServiceUnavailable, TargetStalled, UsageError
 

@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from isolation_fuzz.engine.schedule.controller import RunController, StepOutcome, Waited
+from isolation_fuzz.engine.schedule.controller import RunController
+from isolation_fuzz.engine.schedule.runs import StepOutcome, Waited
 from isolation_fuzz.services import ServiceSet, postgres_locks
 
 pytestmark = pytest.mark.anyio

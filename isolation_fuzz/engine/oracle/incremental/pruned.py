@@ -38,7 +38,8 @@ _Key = tuple[str, str, str | None]  # identity, store, key
 
 
 def _precedes(w: batch.Write, w2: batch.Write) -> bool:
-    return w.index < w2.index if w.run_id == w2.run_id else w.end < w2.start
+    # w2 is a finished write, so its run's ordering is known.
+    return (w2.ordered and w.index < w2.index) if w.run_id == w2.run_id else w.end < w2.start
 
 
 class PrunedModel(batch._Model):

@@ -107,7 +107,7 @@ class _LiveModel(batch._Model):
         for writes, at in self._placed.get(end.run_id, []):
             w = writes[at]
             writes[at] = batch.Write(w.run_id, w.index, w.start, end.step, end.ok, w.key,
-                                     w.value)
+                                     w.value, end.run_id not in self.history.tasked)
             run = self.history.runs[end.run_id]
             self.pruned.replace(run.identity, run.plan[w.index].store, w, writes[at])
 
