@@ -170,6 +170,16 @@ WITNESSES: dict[str, tuple[dict[str, str], list[Move]]] = {
         _PLAIN,
         [_start("B", "r1", "t1", _remember("B", "postgres")), _start("A", "r2", "t2", _LIST)],
     ),
+    "write_behind_owner": (
+        _PLAIN,
+        [_start("A", "r1", "t1", _remember("A", "redis")),
+         _start("B", "r2", "t2", _remember("B", "redis"))],
+    ),
+    "inherited_request_identity": (
+        _PLAIN,
+        [_start("A", "r1", "t1", _remember("A", "redis")),
+         _start("B", "r2", "t2", _remember("B", "redis"))],
+    ),
     "shared_engine_state": (
         _PLAIN,
         [_start("A", "r1", "t1", _remember("A", "redis")), _start("B", "r2", "t1", _LIST)],

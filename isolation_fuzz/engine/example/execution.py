@@ -264,8 +264,8 @@ class Execution(ConnectionMoves):
     def final_reads(self) -> None:
         """Every run left paused finishes, then every identity looks; checked after each.
 
-        Finishing a run finishes the tasks it started; a task started meanwhile by
-        another is finished in turn, so the looks see every write done.
+        The tasks runs started are finished in turn, oldest first, and any they start
+        meanwhile, so the looks see every write done.
         """
         for _ in range(_FINISH_STEPS):
             active = self.active()

@@ -154,8 +154,8 @@ class RunController:
     async def finish(self, run_id: str, max_steps: int = 1000) -> StepOutcome:
         """Step paused run ``run_id`` until it stops being paused, at most ``max_steps``.
 
-        A run's actors are finished with it, oldest first (kind ``task`` in ``waited``),
-        so that its writes are done when the move is.
+        Only the run's own code: the tasks it started stay paused, actors of their own
+        (a task is finished by finishing it; :meth:`run_to_end` finishes them too).
         """
         outcome = await self.step(run_id)
         waited = outcome.waited
@@ -164,20 +164,25 @@ class RunController:
                 break
             outcome = await self.step(run_id)
             waited += outcome.waited
-        for _ in range(max_steps):
-            actors = [a for a in self.live_tasks(run_id) if a in self.active()]
-            if run_id != self.root_of(run_id) or not actors:
-                break
-            done = await self.finish(actors[0], max_steps)
-            waited += (Waited(actors[0], "task", replace(done, waited=())), *done.waited)
         return replace(outcome, waited=waited)
 
     async def run_to_end(self, run_id: str, fn: RunFn, max_steps: int = 1000) -> StepOutcome:
-        """Start ``fn`` and step it to its end; only the runs it waits on move meanwhile."""
+        """Start ``fn`` and step it, and the tasks it starts, to their end.
+
+        Only the runs it waits on move meanwhile; its tasks are finished oldest first
+        (kind ``task`` in ``waited``), so that its writes are done when the move is.
+        """
         outcome = await self.start(run_id, fn)
         if outcome.status == "paused":
             outcome = (await self.finish(run_id, max_steps)).with_waits(outcome.waited)
-        return outcome
+        waited = outcome.waited
+        for _ in range(max_steps):
+            actors = [a for a in self.live_tasks(run_id) if a in self.active()]
+            if not actors:
+                break
+            done = await self.finish(actors[0], max_steps)
+            waited += (*done.waited, Waited(actors[0], "task", replace(done, waited=())))
+        return replace(outcome, waited=waited)
 
     async def cancel_all(self) -> None:
         """Cancel every unfinished run and wait (up to ``block_timeout``) for its cleanup."""

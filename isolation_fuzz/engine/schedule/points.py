@@ -19,7 +19,10 @@ Cancellation and errors are thrown into the coroutine with ``coro.throw``.
 Stable steps.  A replay must do what the recording did, but the number of raw
 suspensions of one driver call varies with timing (a response read in one or two
 chunks, a connection opened on first use).  Chosen rule: *a point is the first
-real suspension of each await expression of the target's own code*.  Consecutive
+real suspension of each await expression of the target's own code*, not counting a
+driver's setup (opening a connection, preparing a statement: cache-dependent round
+trips that a replay in a fresh session would have where the recording had none).
+Consecutive
 suspensions with the same key (the own-code frame, its ``f_lasti`` and the very
 awaitable it waits on, held so its id cannot be reused) make one point; a future
 that is already done counts for nothing; driver background tasks are other tasks
@@ -170,9 +173,12 @@ class Driven:
             label: str | None = None
             if hook.wants_auto() and not (isinstance(yielded, asyncio.Future) and yielded.done()):
                 key, label = _inspect(coro)
-                if last is not None and _same(key, last):
-                    label = None
-                last = key
+                if _setting_up(coro):
+                    label = None  # the driver's own round trip: the await's point is later
+                else:
+                    if last is not None and _same(key, last):
+                        label = None
+                    last = key
             try:
                 value = yield yielded
             except GeneratorExit:
@@ -188,6 +194,29 @@ class Driven:
                     raise
                 except BaseException as exc:  # cancelled while paused: into the coroutine
                     error = exc
+
+
+#: Driver frames whose round trips depend on what the driver has cached, not on the
+#: target's code: opening a connection, preparing a statement, looking up types.
+_SETUP: Final = frozenset({
+    ("asyncpg.connection", "_get_statement"), ("asyncpg.connection", "prepare"),
+    ("asyncpg.connection", "_prepare"), ("asyncpg.connection", "_introspect_types"),
+    ("asyncpg.connection", "_introspect_type"), ("asyncpg.connection", "connect"),
+    ("asyncpg.connect_utils", "_connect_addr"), ("asyncpg.pool", "connect"),
+    ("redis.asyncio.connection", "connect"), ("redis.asyncio.connection", "on_connect"),
+    ("redis.asyncio.connection", "connect_check_health"),
+})
+
+
+def _setting_up(coro: Any) -> bool:
+    """Whether ``coro`` waits in a driver's setup (a connection, a statement, types).
+
+    Such a suspension is no point: whether it happens depends on the driver's caches
+    (a pool's first use, a statement not yet prepared on that connection), so a
+    replay in a fresh session would otherwise pause before the statement where the
+    recording paused after it.  The await's point is its first suspension after.
+    """
+    return any((frame_module(f), f.f_code.co_name) in _SETUP for f, _ in await_chain(coro))
 
 
 def _shielded(task: asyncio.Task[Any] | None) -> bool:

@@ -12,8 +12,9 @@ A task created in a context whose checkpoint hook is one of the controller's run
 any of its code runs, as an actor of that run named ``r3/bg1``, ``r3/bg2`` in
 creation order, with the line of the target's code that created it as its creation
 site.  From then on it is a run like any other to the controller: the state machine
-may step it, it pauses at its own points, and ``finish`` of its run finishes it too,
-so a run's writes are done when its tasks are.
+may step or finish it, it pauses at its own points, and the run's end (when its
+writes must show) is recorded when its last task ends.  A look, run to its end in
+one move, finishes its tasks too, and so do the final reads.
 
 Three rules keep it from deadlocking or wandering:
 

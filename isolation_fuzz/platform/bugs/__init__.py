@@ -1,6 +1,6 @@
 """The zoo: seeded-bug variants of the reference platform, one small module each.
 
-What lives here: twenty modules, each differing from the reference platform in
+What lives here: twenty-two modules, each differing from the reference platform in
 one place (``variant(part=...)``), explaining its bug in its docstring and
 declaring it as data in one :class:`SeededBug` record, ``BUG``.  The bugs are
 classes that real multi-user agent backends have shipped.  This package lists the
@@ -9,7 +9,7 @@ records in the order the zoo runs them, and offers them as targets: the
 ``--target zoo:<name>`` selects a variant while the engine and the target registry
 know nothing of the zoo.
 
-The twenty, in zoo order (each module's docstring tells the whole story):
+The twenty-two, in zoo order (each module's docstring tells the whole story):
 
 * ``global_current_user``: the request's user in a process-wide variable across an ``await``;
 * ``shared_engine_state``: the engine tracks active runs in a map keyed by thread id;
@@ -30,7 +30,9 @@ The twenty, in zoo order (each module's docstring tells the whole story):
 * ``unfiltered_key_listing``: the ClickHouse listing lists every user's key names;
 * ``reused_connection_slot``: a freed connection slot reused while old routing points at it;
 * ``truncated_owner``: ClickHouse rows owned by the first 8 characters of the user id;
-* ``unscoped_delete``: ClickHouse drops a key's old rows by its name alone, every user's.
+* ``unscoped_delete``: ClickHouse drops a key's old rows by its name alone, every user's;
+* ``write_behind_owner``: a fire-and-forget write reads its owner when it runs;
+* ``inherited_request_identity``: a write queue's worker keeps the first request's user.
 
 Who may import it: the zoo runner, the CLI's zoo command, tests and benchmarks, and
 the target registry through its entry point.  Importing it imports every bug
@@ -51,6 +53,7 @@ from isolation_fuzz.platform.bugs import (
     glob_injection,
     global_current_user,
     incomplete_cleanup,
+    inherited_request_identity,
     lost_event,
     missing_user_filter,
     pooled_emitter_swap,
@@ -65,6 +68,7 @@ from isolation_fuzz.platform.bugs import (
     unscoped_cache_key,
     unscoped_delete,
     unverified_token,
+    write_behind_owner,
 )
 from isolation_fuzz.platform.bugs._record import FAMILY, SeededBug
 from isolation_fuzz.target import TargetFactory
@@ -93,6 +97,8 @@ SEEDED_BUGS: tuple[SeededBug, ...] = (
     reused_connection_slot.BUG,
     truncated_owner.BUG,
     unscoped_delete.BUG,
+    write_behind_owner.BUG,
+    inherited_request_identity.BUG,
 )
 
 #: The seeded bugs' names, in zoo order (what ``zoo --bugs`` accepts).

@@ -59,11 +59,16 @@ async def test_a_fire_and_forget_task_is_the_runs_actor_and_finishes_with_it() -
         assert ctl.active() == ["r1", "r1/bg1"]  # created paused: none of it ran yet
         assert written == []
         done = await ctl.finish("r1")
-        assert done.status == "finished"
-        assert done.result == "ok"
-        assert Waited("r1/bg1", "task", StepOutcome("finished")) in done.waited
+        assert done == StepOutcome("finished", result="ok")
+        assert ctl.live_tasks("r1") == ["r1/bg1"]  # an actor of its own, still paused
+        assert written == []
+        assert await ctl.finish("r1/bg1") == StepOutcome("finished")
         assert written == ["note"]
         assert ctl.active() == []
+        looked = await ctl.run_to_end("look", request)  # a look finishes its tasks too
+        assert looked.status == "finished"
+        assert Waited("look/bg1", "task", StepOutcome("finished")) in looked.waited
+        assert written == ["note", "note"]
 
 
 @pytest.mark.anyio
