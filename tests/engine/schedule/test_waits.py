@@ -165,3 +165,35 @@ async def test_a_sqlalchemy_session_pauses_at_each_statement_and_waits_on_a_row_
         await engine.dispose()
     assert (a.result, b.result) == (1, 2)
     assert {(w.holder, w.kind) for w in waited} == {("a", "row lock")}, waited
+
+
+async def test_a_redis_watch_block_pauses_at_each_command_so_another_run_can_break_it(
+    services: ServiceSet,
+) -> None:
+    import redis.asyncio as aioredis
+
+    redis = services.redis()
+    key = f"{services.redis_prefix}counter"
+    await redis.set(key, 0)
+
+    async def bump() -> str:
+        async with redis.pipeline(transaction=True) as pipe:
+            await pipe.watch(key)
+            n = int(await pipe.get(key))
+            pipe.multi()
+            pipe.set(key, n + 1)
+            try:
+                await pipe.execute()
+            except aioredis.WatchError:
+                return "retry"
+        return "done"
+
+    try:
+        async with RunController(BLOCK, probe=_never_silent) as ctl:
+            a = await _until(ctl, "a", await ctl.start("a", bump), _at(bump, "pipe.get"))
+            assert a.status == "paused", a  # between WATCH and EXEC
+            assert await ctl.run_to_end("b", bump) == StepOutcome("finished", result="done")
+            assert await ctl.finish("a") == StepOutcome("finished", result="retry")
+    finally:
+        await redis.delete(key)
+        await redis.aclose()
