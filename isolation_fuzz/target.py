@@ -56,6 +56,7 @@ __all__ = [
     "TargetSpec",
     "available_targets",
     "declared_capabilities",
+    "importable_after_pythonpath",
     "open_target",
     "register_target",
     "resolve_target",
@@ -291,8 +292,25 @@ def _cwd_importable() -> None:
     import sys
 
     cwd = os.getcwd()
-    if cwd not in sys.path and "" not in sys.path:
-        sys.path.insert(0, cwd)
+    if "" not in sys.path:
+        importable_after_pythonpath(cwd)
+
+
+def importable_after_pythonpath(directory: str) -> None:
+    """Put ``directory`` on ``sys.path`` after the ``PYTHONPATH`` entries, if not there.
+
+    After, not first (issue 20): a user who points ``PYTHONPATH`` at another copy of
+    a module means that copy; put first, the working directory's copy won silently,
+    and a run came back clean against code the user did not mean to fuzz.
+    """
+    import os
+    import sys
+
+    if directory in sys.path:
+        return
+    wanted = {os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p}
+    after = [i for i, entry in enumerate(sys.path) if entry and os.path.abspath(entry) in wanted]
+    sys.path.insert(max(after) + 1 if after else 0, directory)
 
 
 def _claimed_by_family(name: str) -> bool:

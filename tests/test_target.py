@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from importlib.metadata import EntryPoint
+from pathlib import Path
 
 import pytest
 
@@ -224,3 +225,21 @@ def test_a_class_without_the_target_methods_is_a_one_line_usage_error() -> None:
     with pytest.raises(UsageError, match=r"without the Target methods \['connect'") as caught:
         resolve_target(TargetSpec(f"{__name__}:_NotATarget"))
     assert "\n" not in str(caught.value)
+
+
+def test_the_working_directory_goes_after_pythonpath_so_an_override_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from isolation_fuzz.target import importable_after_pythonpath
+
+    override, cwd = tmp_path / "override", tmp_path / "project"
+    monkeypatch.setenv("PYTHONPATH", str(override))
+    monkeypatch.setattr(sys, "path", ["/script/dir", str(override), "/stdlib"])
+    importable_after_pythonpath(str(cwd))
+    assert sys.path == ["/script/dir", str(override), str(cwd), "/stdlib"]
+    importable_after_pythonpath(str(cwd))  # once only
+    assert sys.path.count(str(cwd)) == 1
+    monkeypatch.delenv("PYTHONPATH")
+    monkeypatch.setattr(sys, "path", ["/script/dir"])
+    importable_after_pythonpath(str(cwd))
+    assert sys.path == [str(cwd), "/script/dir"]

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from isolation_fuzz.errors import UsageError
+from isolation_fuzz.target import importable_after_pythonpath
 
 __all__ = ["TABLE", "apply_pyproject", "find_pyproject", "read_table"]
 
@@ -107,9 +108,7 @@ def apply_pyproject(
     table = read_table(path)
     if not table:
         return None
-    root = str(path.parent)
-    if root not in sys.path:
-        sys.path.insert(0, root)
+    importable_after_pythonpath(str(path.parent))
     given = _typed(parser, sys.argv[1:] if argv is None else argv)
     for dest, value in table.items():
         if dest == "stores" or dest in given or not hasattr(args, dest):
