@@ -51,8 +51,9 @@ class History:
         self.canaries = CanaryRegistry()
         self.runs: dict[str, RunStarted] = {}
         self.finished: dict[str, RunFinished] = {}
-        #: Runs that started tasks (set before their ``RunFinished``): their calls are
-        #: not in plan order for the read model (a write lands when its task runs).
+        #: Runs whose tasks ran other than awaited by them (set before their
+        #: ``RunFinished``): their calls are not in plan order for the read model (a
+        #: fire-and-forget write lands when its task runs).
         self.tasked: set[str] = set()
         self._by_type: dict[type[Any], list[Any]] = {cls: [] for cls in RECORD_TYPES.values()}
 

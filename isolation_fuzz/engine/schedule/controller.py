@@ -83,10 +83,16 @@ class RunController:
         self._moving: str | None = None
         #: Tasks created inside runs become their actors (tasks.py).
         self._adoption = TaskAdoption(self._adopt, self._bind)
-        self._pending: dict[Coroutine[Any, Any, Any], RunSlot] = {}
+        self._pending: dict[Coroutine[Any, Any, Any], tuple[RunSlot, Any]] = {}
         self._actors_started: dict[str, int] = {}
         #: Creation sites of idle actors let go at an example's end (:meth:`take_released`).
         self._released: list[str] = []
+        #: Runs inside an open ``_wait`` (the moving one, and those it waits on): never
+        #: a holder to move, even if one pauses meanwhile.
+        self._waiting: set[str] = set()
+        #: Runs whose tasks ran other than as awaited by them: their calls are not in
+        #: plan order for the read model (:meth:`runs_out_of_order`).
+        self._unordered: set[str] = set()
 
     async def __aenter__(self) -> Self:
         if self._group is not None:
@@ -106,7 +112,7 @@ class RunController:
 
     def active(self) -> list[str]:
         """The ids of paused runs and actors, in the order they were started."""
-        return [r.run_id for r in self._runs.values() if r.status == "paused"]
+        return [r.run_id for r in list(self._runs.values()) if r.status == "paused"]
 
     def root_of(self, run_id: str) -> str:
         """The run ``run_id`` belongs to: itself, or for an actor (``r3/bg1``) its run."""
@@ -114,12 +120,17 @@ class RunController:
 
     def live_tasks(self, root: str) -> list[str]:
         """The actors of run ``root`` that are neither done nor idle, oldest first."""
-        return [r.run_id for r in self._runs.values()
+        return [r.run_id for r in list(self._runs.values())
                 if r.is_actor and r.root == root and r.status in ("paused", "moving")]
 
-    def tasks_started(self, root: str) -> int:
-        """How many tasks run ``root`` has started (adopted as its actors) so far."""
-        return self._actors_started.get(root, 0)
+    def runs_out_of_order(self, root: str) -> bool:
+        """Whether a task of run ``root`` moved other than while ``root`` awaited it.
+
+        Such a task (a fire-and-forget write) may land after the run's later calls, so
+        the read model must not take the run's calls to be in plan order.  A task the
+        run awaited (a ``gather``) only ever moved inside the run's own wait.
+        """
+        return root in self._unordered
 
     def take_released(self) -> list[str]:
         """The creation sites of idle actors let go since the last call (they outlived it)."""
@@ -138,7 +149,9 @@ class RunController:
         self._ended.pop(run_id, None)
         name = f"isolation-fuzz run {run_id}"
         self._group.start_soon(drive_slot, run, fn, self.points, name=name)
-        return await self._wait(run)
+        outcome = await self._wait(run)
+        await self._settle_woken()
+        return outcome
 
     async def step(self, run_id: str) -> StepOutcome:
         """Resume paused run ``run_id``; return at its next checkpoint or its end."""
@@ -149,7 +162,11 @@ class RunController:
                 f"cannot step run {run_id!r}: it is {state}; paused runs are {self.active()}"
             )
         self._check_idle(run_id)
-        return await self._resume(run)
+        if run.is_actor:
+            self._unordered.add(run.root)
+        outcome = await self._resume(run)
+        await self._settle_woken()
+        return outcome
 
     async def finish(self, run_id: str, max_steps: int = 1000) -> StepOutcome:
         """Step paused run ``run_id`` until it stops being paused, at most ``max_steps``.
@@ -180,7 +197,7 @@ class RunController:
             actors = [a for a in self.live_tasks(run_id) if a in self.active()]
             if not actors:
                 break
-            done = await self.finish(actors[0], max_steps)
+            done = await self.finish(actors[0], max_steps)  # marks the run unordered
             waited += (*done.waited, Waited(actors[0], "task", replace(done, waited=())))
         return replace(outcome, waited=waited)
 
@@ -205,6 +222,8 @@ class RunController:
         self._runs.clear()
         self._ended.clear()
         self._actors_started.clear()  # run ids start again at the next example: so do theirs
+        self._unordered.clear()
+        self._waiting.clear()
         cancelled = []
         for run in runs:
             if run.is_actor and run.worker:
@@ -237,13 +256,26 @@ class RunController:
         actor.stopped.set()
         self._runs[actor.run_id] = actor
         body = drive_slot(actor, coro, self.points, starts_paused=True, reraise=True)
-        self._pending[body] = actor
+        self._pending[body] = (actor, coro)
         return body
 
     def _bind(self, body: Coroutine[Any, Any, Any], task: asyncio.Task[Any]) -> None:
-        actor = self._pending.pop(body, None)
-        if actor is not None:
-            actor.task = task
+        actor, coro = self._pending.pop(body, (None, None))
+        if actor is None:
+            return
+        actor.task = task
+
+        def ended(task: asyncio.Task[Any]) -> None:
+            # Cancelled before its first step, the body never ran: it settles nothing.
+            if actor.status == "paused" and actor.hook is None:
+                if coro is not None:
+                    coro.close()
+                actor.outcome = StepOutcome("failed", error=asyncio.CancelledError())
+                if self._runs.get(actor.run_id) is actor:
+                    del self._runs[actor.run_id]
+                    self._ended[actor.run_id] = "failed"
+
+        task.add_done_callback(ended)
 
 
     def _others_paused(self) -> bool:
@@ -264,8 +296,27 @@ class RunController:
         resume.set()
         return await self._wait(run)
 
+    async def _settle_woken(self) -> None:
+        """Let each idle actor woken during the move reach its next point before the move ends.
+
+        A worker woken by the moving run (a put into its queue) runs on its own until
+        its next point; waiting for that here makes the state after a move (which
+        actors are paused) the same on every replay, never a matter of when it woke.
+        """
+        def woken(actor: RunSlot) -> bool:
+            if actor.status != "idle" or actor.task is None or actor.task.done():
+                return False
+            waiter = getattr(actor.task, "_fut_waiter", None)
+            return waiter is None or waiter.done()  # ready to run, not waiting for work
+
+        with anyio.move_on_after(self.block_timeout):
+            # Polled: what is watched is another task's own state, which sets no event.
+            while any(woken(actor) for actor in list(self._runs.values())):  # noqa: ASYNC110
+                await anyio.sleep(0.001)
+
     async def _wait(self, run: RunSlot) -> StepOutcome:
         outer, self._moving = self._moving, run.run_id
+        self._waiting.add(run.run_id)
         waited: list[Waited] = []
         try:
             idle = await self._until_stopped(run, waited)
@@ -286,6 +337,7 @@ class RunController:
                     raise
         finally:
             self._moving = outer
+            self._waiting.discard(run.run_id)
         # No await between the check and the verdict, so the run cannot slip in between.
         if not run.stopped.is_set():
             # Blocked: it stays a task (cancelled on close) but is never stepped again.
@@ -293,7 +345,7 @@ class RunController:
             return run.outcome
         assert run.outcome is not None
         if run.outcome.status != "paused":
-            del self._runs[run.run_id]
+            self._runs.pop(run.run_id, None)
             self._ended[run.run_id] = run.outcome.status
         return replace(run.outcome, waited=tuple(waited)) if waited else run.outcome
 
@@ -313,7 +365,8 @@ class RunController:
             if run.stopped.is_set():
                 return False
             look = min(2 * look, _LAST_LOOK)
-            paused = [r for r in self._runs.values() if r.status == "paused"]
+            paused = [r for r in self._runs.values()
+                      if r.status == "paused" and r.run_id not in self._waiting]
             moved = await self._move_what_it_waits_on(run, paused)
             if moved is None:
                 if run.is_actor and waits_for_work(run.suspended()):
@@ -335,8 +388,11 @@ class RunController:
             if child is not None:
                 return Waited(child.run_id, "task", await self._resume(child))
         wait = await waiting(run.suspended(), self.locks)
-        suspended = [(r.run_id, r.suspended()) for r in paused]
+        suspended = [(r.run_id, r.suspended(), r.task) for r in paused]
         holder = None if wait is None else holder_of(wait, suspended)
         if wait is None or holder is None:
             return None
-        return Waited(holder, wait.kind, await self._resume(self._runs[holder]))
+        slot = self._runs[holder]
+        if slot.is_actor:
+            self._unordered.add(slot.root)
+        return Waited(holder, wait.kind, await self._resume(slot))

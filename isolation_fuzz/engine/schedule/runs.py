@@ -144,9 +144,10 @@ async def drive_slot(
             if starts_paused:
                 try:
                     await slot.resume.wait()
-                except BaseException:
+                except BaseException as exc:
                     if coro is not None:
                         coro.close()  # never started: no "never awaited" warning
+                    settle(StepOutcome("failed", error=exc))  # never left looking paused
                     raise
             try:
                 result = await hook.drive(fn)
@@ -156,7 +157,11 @@ async def drive_slot(
                     raise
             except BaseException as exc:  # cancelled: never left looking paused
                 settle(StepOutcome("failed", error=exc))
-                raise
+                if reraise or slot.scope.cancel_called:
+                    raise
+                # A cancellation of the target's own escaping a run (``t.cancel();
+                # await t``) is the run's failure; raised on, it would cancel the
+                # controller's task group and every other run with it.
             else:
                 settle(StepOutcome("finished", result=result))
                 return result

@@ -136,9 +136,10 @@ def awaited_tasks(task: asyncio.Task[Any] | None, coro: Any) -> tuple[list[Any],
                 if future not in found:
                     found.append(future)
     innermost = chain[-1][0] if chain else None
-    waits = bool(found) or (
-        innermost is not None
-        and (frame_module(innermost), innermost.f_code.co_name) in _TASK_WAITS
+    # Never "any future": a socket read is one too, and moving an actor because the run
+    # was slow would make the schedule depend on timing.
+    waits = innermost is not None and (
+        (frame_module(innermost), innermost.f_code.co_name) in _TASK_WAITS
     )
     return found, waits
 

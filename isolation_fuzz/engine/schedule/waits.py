@@ -20,8 +20,12 @@ it is often a task of the system's own (a flusher, a server's reader), and movin
 paused run because of it would make the interleaving depend on that task's timing.
 
 It then moves the holder (:func:`holder_of`): the paused run whose connection's
-backend holds the lock when that is known, else the earliest started paused run,
-one step at a time until the waiting run is free.  Both choices depend only on the
+backend holds the row lock, or whose task owns the lock (anyio's locks say), when
+that is known, else the earliest started paused run, one step at a time until the
+waiting run is free.  The guess can be wrong for an ``asyncio.Lock`` (it names no
+owner): the run moved in its place may then wait on the same lock, and with its
+holder itself waiting it is judged blocked, a false "blocked" that only more runs
+than two on one asyncio lock can show.  Both choices depend only on the
 interleaving, so a replay moves the same holder the same number of steps, and the
 move's outcome names them.  A run waiting on nothing paused (a true deadlock, or a
 service that stalls) is judged as before, by :mod:`.stall`.
@@ -56,6 +60,8 @@ class Wait:
 
     kind: str  # "row lock", "pool slot" or "lock"
     blockers: tuple[int, ...] = ()
+    #: The task holding the lock, where the lock says (anyio's does; asyncio's does not).
+    owner: Any = None
 
 
 async def waiting(coro: Any, locks: LockQuery | None) -> Wait | None:
@@ -69,11 +75,11 @@ async def waiting(coro: Any, locks: LockQuery | None) -> Wait | None:
         m.startswith(_POOLS) for m in modules
     ):
         return Wait("pool slot")
-    if any(
-        m.startswith(_LOCKS) and f.f_code.co_name == "acquire"
-        for m, f in zip(modules, chain, strict=True)
-    ):
-        return Wait("lock")
+    acquiring = [f for m, f in zip(modules, chain, strict=True)
+                 if m.startswith(_LOCKS) and f.f_code.co_name == "acquire"]
+    if acquiring:
+        owners = [getattr(f.f_locals.get("self"), "_owner_task", None) for f in acquiring]
+        return Wait("lock", owner=next((o for o in owners if o is not None), None))
     if locks is None:
         return None
     pids = backend_pids(chain[-4:] if len(chain) > 4 else chain, statement_only=True)
@@ -84,17 +90,21 @@ async def waiting(coro: Any, locks: LockQuery | None) -> Wait | None:
     return None
 
 
-def holder_of(wait: Wait, paused: Iterable[tuple[str, Any]]) -> str | None:
+def holder_of(wait: Wait, paused: Iterable[tuple[str, Any, Any]]) -> str | None:
     """The paused run to move for ``wait``: the lock's holder if known, else the oldest.
 
-    ``paused`` is each paused run's id and its suspended coroutine, in start order.
+    ``paused`` is each paused run's id, its suspended coroutine and its task, in start
+    order.  An owner that is known but not among them (it is itself waiting) names no
+    one: moving another run would not free the lock.
     """
     runs = list(paused)
     if not runs:
         return None
+    if wait.owner is not None:
+        return next((run_id for run_id, _, task in runs if task is wait.owner), None)
     if wait.blockers:
         wanted = set(wait.blockers)
-        for run_id, coro in runs:
+        for run_id, coro, _ in runs:
             if wanted & set(backend_pids([f for f, _ in await_chain(coro)])):
                 return run_id
     return runs[0][0]

@@ -295,3 +295,72 @@ def test_a_worker_a_run_started_that_outlives_its_example_is_named_in_the_verdic
     assert result.runs.to_json()["leaked_tasks"] == {site: 1}
     assert "outlived their example, waiting for work" in format_result(result)
     assert site in format_result(result)
+
+
+@pytest.mark.anyio
+async def test_a_task_cancelled_before_it_ran_is_no_paused_actor_left_behind() -> None:
+    async def never_runs() -> None:
+        raise AssertionError("a cancelled task ran")
+
+    async def request() -> str:
+        task = asyncio.create_task(never_runs())
+        await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.sleep(0)
+        return "ok"
+
+    async with RunController(2.0, probe=_no_probe) as ctl:
+        done = await ctl.run_to_end("r1", request)
+        assert done.status == "finished"
+        assert ctl.active() == []
+        assert ctl.live_tasks("r1") == []
+
+
+@pytest.mark.anyio
+async def test_a_cancellation_escaping_a_run_fails_that_run_only() -> None:
+    async def child() -> None:
+        await asyncio.sleep(10)
+
+    async def request() -> None:
+        task = asyncio.create_task(child())
+        task.cancel()
+        await task  # the target's own cancellation, not caught
+
+    async def other() -> str:
+        await asyncio.sleep(0)
+        return "still here"
+
+    async with RunController(2.0, probe=_no_probe) as ctl:
+        await ctl.start("other", other)
+        failed = await ctl.run_to_end("r1", request)
+        assert failed.status == "failed"
+        assert isinstance(failed.error, asyncio.CancelledError)
+        assert await ctl.finish("other") == StepOutcome("finished", result="still here")
+
+
+@pytest.mark.anyio
+async def test_a_run_waiting_on_an_anyio_lock_moves_its_owner_not_the_oldest_paused_run() -> None:
+    lock = anyio.Lock()
+
+    async def holder() -> str:
+        async with lock:
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+        return "held"
+
+    async def waiter() -> str:
+        await asyncio.sleep(0)
+        async with lock:
+            return "got it"
+
+    async with RunController(2.0, probe=_no_probe) as ctl:
+        await ctl.start("r0", waiter)
+        await ctl.start("r1", waiter)
+        holding = await ctl.start("r2", holder)
+        holding = await ctl.step("r2")
+        assert holding.status == "paused"  # inside the lock
+        first = await ctl.finish("r1")
+        assert first.status == "finished"
+        assert [(w.holder, w.kind) for w in first.waited] == [("r2", "lock")]  # never r0
+        assert (await ctl.finish("r0")).status == "finished"
+        assert ctl.active() == []
