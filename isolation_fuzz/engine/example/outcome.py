@@ -127,8 +127,8 @@ class OutcomeRecorder:
         return self._record_run(step, root, self.run_owner[root], outcome)  # blocked
 
     def _record_run(self, step: int, run_id: str, owner: str, outcome: StepOutcome) -> str:
-        controller = self.harness.controller
-        if outcome.status in ("finished", "failed") and controller.runs_out_of_order(run_id):
+        ended = outcome.status in ("finished", "failed")
+        if ended and self.harness.controller.runs_out_of_order(run_id):
             self.history.tasked.add(run_id)  # before its end: the read model reads it there
         if outcome.status == "paused":
             return f"paused at {outcome.label}"
