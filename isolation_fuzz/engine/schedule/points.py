@@ -172,10 +172,9 @@ class Driven:
             value, error = None, None
             label: str | None = None
             if hook.wants_auto() and not (isinstance(yielded, asyncio.Future) and yielded.done()):
-                key, label = _inspect(coro)
-                if _setting_up(coro):
-                    label = None  # the driver's own round trip: the await's point is later
-                else:
+                found = _inspect(coro)
+                if found is not None:  # None: a driver's setup; the await's point is later
+                    key, label = found
                     if last is not None and _same(key, last):
                         label = None
                     last = key
@@ -206,17 +205,6 @@ _SETUP: Final = frozenset({
     ("redis.asyncio.connection", "connect"), ("redis.asyncio.connection", "on_connect"),
     ("redis.asyncio.connection", "connect_check_health"),
 })
-
-
-def _setting_up(coro: Any) -> bool:
-    """Whether ``coro`` waits in a driver's setup (a connection, a statement, types).
-
-    Such a suspension is no point: whether it happens depends on the driver's caches
-    (a pool's first use, a statement not yet prepared on that connection), so a
-    replay in a fresh session would otherwise pause before the statement where the
-    recording paused after it.  The await's point is its first suspension after.
-    """
-    return any((frame_module(f), f.f_code.co_name) in _SETUP for f, _ in await_chain(coro))
 
 
 def _shielded(task: asyncio.Task[Any] | None) -> bool:
@@ -264,14 +252,24 @@ def is_own_module(module: str) -> bool:
     return not any(module == p or module.startswith(p + ".") for p in _SKIPPED)
 
 
-def _inspect(coro: Any) -> tuple[tuple[Any, ...], str]:
-    """The coalescing key and the label of the await ``coro`` is suspended in."""
+def _inspect(coro: Any) -> tuple[tuple[Any, ...], str] | None:
+    """The coalescing key and the label of the await ``coro`` is suspended in.
+
+    ``None`` while it waits in a driver's setup (a connection, a statement, types):
+    such a suspension is no point, since whether it happens depends on the driver's
+    caches (a pool's first use, a statement not yet prepared on that connection), and
+    a replay in a fresh session would otherwise pause before the statement where the
+    recording paused after it.  The await's point is its first suspension after.
+    """
     chain = await_chain(coro)
     if not chain:
         return (None, -1, None), "await"
     own = chain[0]  # no frame of the target's own: the run's outermost frame
     for frame, awaited in chain:
-        if is_own_module(frame_module(frame)):
+        module = frame_module(frame)
+        if (module, frame.f_code.co_name) in _SETUP:
+            return None
+        if is_own_module(module):
             own = (frame, awaited)
     frame, awaited = own
     where = f"{frame_module(frame)}:{frame.f_code.co_name}:{frame.f_lineno}"
