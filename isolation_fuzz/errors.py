@@ -21,6 +21,7 @@ __all__ = [
     "ServiceUnavailable",
     "TargetStalled",
     "UsageError",
+    "is_infrastructure_failure",
 ]
 
 
@@ -111,3 +112,15 @@ class AuthError(IsolationFuzzError, PermissionError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(f"token rejected: {reason}")
+
+
+def is_infrastructure_failure(error: BaseException | None) -> bool:
+    """Whether an error a run raised is the infrastructure's (a socket, a service).
+
+    A refusal is the target's answer, never infrastructure: :class:`AuthError` is a
+    ``PermissionError`` and so an ``OSError``, and a system correctly refusing a
+    valid user on someone else's thread used to end the campaign with exit 3.
+    """
+    if isinstance(error, AuthError):
+        return False
+    return isinstance(error, InfrastructureError | OSError)

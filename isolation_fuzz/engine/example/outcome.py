@@ -31,7 +31,7 @@ from isolation_fuzz.engine.example.harness import Harness
 from isolation_fuzz.engine.history import History
 from isolation_fuzz.engine.oracle import invariants as oracle
 from isolation_fuzz.engine.schedule.runs import StepOutcome
-from isolation_fuzz.errors import AuthError, InfrastructureError
+from isolation_fuzz.errors import InfrastructureError, is_infrastructure_failure
 from isolation_fuzz.model import ResidueProbed, RunBlocked, RunFinished, ToolResult, Violation
 
 __all__ = ["OutcomeRecorder"]
@@ -117,7 +117,7 @@ class OutcomeRecorder:
             return "finished"
         if outcome.status == "failed":
             error = outcome.error
-            if _infrastructure(error):
+            if is_infrastructure_failure(error):
                 raise InfrastructureError(
                     f"the target failed in task {actor}: {error}"
                 ) from error
@@ -143,7 +143,7 @@ class OutcomeRecorder:
             return "finished"
         if outcome.status == "failed":
             error = outcome.error
-            if _infrastructure(error):
+            if is_infrastructure_failure(error):
                 # Chained, so that the session can tell whose socket it was and name it.
                 raise InfrastructureError(
                     f"the target failed in run {run_id}: {error}"
@@ -174,15 +174,3 @@ class OutcomeRecorder:
         for store, leftovers in sorted(residue.items()):
             if leftovers:
                 self.history.append(ResidueProbed(step, run_id, owner, store, tuple(leftovers)))
-
-
-def _infrastructure(error: BaseException | None) -> bool:
-    """Whether a run's error is the infrastructure's (a socket, a service), not the target's.
-
-    A refusal is the target's answer, never infrastructure: ``AuthError`` is a
-    ``PermissionError`` and so an ``OSError``, and a system correctly refusing a
-    valid user on someone else's thread used to end the campaign with exit 3.
-    """
-    if isinstance(error, AuthError):
-        return False
-    return isinstance(error, InfrastructureError | OSError)

@@ -50,7 +50,7 @@ from isolation_fuzz.engine.stopping import signalled
 from isolation_fuzz.engine.stress.checker import CheckCadence, Checker, IncrementalChecker
 from isolation_fuzz.engine.stress.draws import Marker, draw_plan, draw_thread, identity_name
 from isolation_fuzz.engine.stress.noise import Noise, NoiseSettings
-from isolation_fuzz.errors import InfrastructureError, TargetStalled
+from isolation_fuzz.errors import InfrastructureError, TargetStalled, is_infrastructure_failure
 from isolation_fuzz.model import (
     ConnectionOpened,
     EventDelivered,
@@ -275,7 +275,7 @@ class Window:
                 self._append(ResidueProbed(self._step, run_id, name, store, tuple(leftovers)))
 
     def _failed(self, step: int, run_id: str, name: str, error: Exception) -> None:
-        if isinstance(error, InfrastructureError | OSError):
+        if is_infrastructure_failure(error):  # a refusal is the target's answer
             raise InfrastructureError(f"the target failed in run {run_id}: {error}") from error
         text = self.harness.redactor.redact(f"{type(error).__name__}: {error}")
         self._append(RunFinished(step, run_id, name, False, text))

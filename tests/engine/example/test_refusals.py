@@ -101,3 +101,12 @@ def test_a_refused_run_on_another_users_thread_is_no_infrastructure_failure() ->
     assert result.runs.failed.get("AuthError", 0) > 0  # refusals happened, and were runs
     assert result.verdict == "clean", result.finding
     assert result.exit_code == 0
+
+
+def test_one_rule_says_what_is_infrastructure_for_campaigns_and_stress() -> None:
+    from isolation_fuzz.errors import InfrastructureError, is_infrastructure_failure
+
+    assert not is_infrastructure_failure(AuthError("not yours"))  # a PermissionError too
+    assert is_infrastructure_failure(ConnectionResetError("peer gone"))
+    assert is_infrastructure_failure(InfrastructureError("redis down"))
+    assert not is_infrastructure_failure(KeyError("a bug of the target's"))
