@@ -11,6 +11,10 @@ caller can catch either, as Hypothesis does with ``InvalidArgument``.
 
 from __future__ import annotations
 
+import os
+import sysconfig
+import traceback
+
 __all__ = [
     "AuthError",
     "ContextStateError",
@@ -19,8 +23,10 @@ __all__ = [
     "IsolationFuzzError",
     "MissingDependency",
     "ServiceUnavailable",
+    "TargetFailed",
     "TargetStalled",
     "UsageError",
+    "innermost_error",
     "is_infrastructure_failure",
 ]
 
@@ -112,6 +118,50 @@ class AuthError(IsolationFuzzError, PermissionError):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(f"token rejected: {reason}")
+
+
+class TargetFailed(IsolationFuzzError, RuntimeError):
+    """The user's own code (their factory, its start-up or shut-down) raised.
+
+    Theirs, not the tool's, and not a finding: the message names their exception and
+    the frame of their code that raised it (an ``ExceptionGroup`` unwrapped to what
+    raised), so they can go there; the original is kept as ``__cause__``.
+    """
+
+    exit_code = 3
+
+    def __init__(self, target: str, when: str, error: BaseException) -> None:
+        leaf = innermost_error(error)
+        self.error = leaf
+        where = _their_frame(leaf)
+        super().__init__(
+            f"the target {target} failed {when}: {type(leaf).__name__}: {leaf}"
+            + (f" (at {where})" if where else "")
+        )
+
+
+def innermost_error(error: BaseException) -> BaseException:
+    """``error``, or the first exception an ``ExceptionGroup`` (nested or not) holds."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return error
+
+
+#: Where the tool's own frames live: never "their frame".
+_OWN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_LIBRARIES = tuple({sysconfig.get_path("stdlib") + os.sep, sysconfig.get_path("purelib") + os.sep,
+                    sysconfig.get_path("platlib") + os.sep})
+
+
+def _their_frame(error: BaseException) -> str | None:
+    """``file:line, in function`` of the innermost frame of the user's code that raised."""
+    found = None
+    for frame, line in traceback.walk_tb(error.__traceback__):
+        filename = os.path.abspath(frame.f_code.co_filename)
+        if filename.startswith(_OWN_DIR) or filename.startswith(_LIBRARIES):
+            continue
+        found = f"{filename}:{line}, in {frame.f_code.co_name}"
+    return found
 
 
 def is_infrastructure_failure(error: BaseException | None) -> bool:

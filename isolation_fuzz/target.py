@@ -41,7 +41,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from isolation_fuzz.capabilities import Capabilities, capabilities_of
-from isolation_fuzz.errors import UsageError
+from isolation_fuzz.errors import IsolationFuzzError, TargetFailed, UsageError
 from isolation_fuzz.model import Event, Plan
 
 if TYPE_CHECKING:
@@ -366,8 +366,34 @@ def declared_capabilities(spec: TargetSpec) -> Capabilities:
     return capabilities_of(resolve_target(spec))
 
 
-def open_target(spec: TargetSpec, services: Any, auth: Any) -> AbstractAsyncContextManager[Target]:
-    """Open the target named by ``spec`` on ``services`` with the campaign's auth config."""
-    return resolve_target(spec)(spec, services, auth)
+@asynccontextmanager
+async def open_target(spec: TargetSpec, services: Any, auth: Any) -> AsyncIterator[Target]:
+    """Open the target named by ``spec`` on ``services`` with the campaign's auth config.
+
+    What the user's factory raises while it opens or closes the target is theirs:
+    :class:`~isolation_fuzz.errors.TargetFailed`, naming their frame, never "a bug in
+    isolation-fuzz".  The tool's own errors (a service lost, a bad name) pass as they
+    are, and so does whatever the body raises.
+    """
+    factory = resolve_target(spec)
+    try:
+        manager = factory(spec, services, auth)
+        system = await manager.__aenter__()
+    except IsolationFuzzError:
+        raise
+    except Exception as error:
+        raise TargetFailed(spec.name, "to start", error) from error
+    try:
+        yield system
+    except BaseException as exc:
+        if not await manager.__aexit__(type(exc), exc, exc.__traceback__):
+            raise
+        return
+    try:
+        await manager.__aexit__(None, None, None)
+    except IsolationFuzzError:
+        raise
+    except Exception as error:
+        raise TargetFailed(spec.name, "to shut down", error) from error
 
 
