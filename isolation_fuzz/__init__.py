@@ -41,6 +41,7 @@ from isolation_fuzz.errors import (
     InfrastructureError,
     IsolationFuzzError,
     MissingDependency,
+    Refused,
     ServiceUnavailable,
     UsageError,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "Limits",
     "MissingDependency",
     "Plan",
+    "Refused",
     "ReplayReport",
     "Scenario",
     "ScenarioError",

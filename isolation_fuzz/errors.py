@@ -22,6 +22,7 @@ __all__ = [
     "InvariantCrashed",
     "IsolationFuzzError",
     "MissingDependency",
+    "Refused",
     "ServiceUnavailable",
     "TargetFailed",
     "TargetStalled",
@@ -110,14 +111,38 @@ class ContextStateError(IsolationFuzzError, RuntimeError):
     exit_code = 3
 
 
-class AuthError(IsolationFuzzError, PermissionError):
-    """A token was rejected.  ``reason`` says why, without ever repeating the token."""
+class AuthError(IsolationFuzzError):
+    """A token was rejected.  ``reason`` says why, without ever repeating the token.
+
+    Not a ``PermissionError`` (an ``OSError``): a refusal is the target's answer, and
+    an ``OSError`` from a run is taken for a dead socket (issue 20).
+    """
 
     exit_code = 2
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
-        super().__init__(f"token rejected: {reason}")
+        super().__init__(self._message(reason))
+
+    @staticmethod
+    def _message(reason: str) -> str:
+        return f"token rejected: {reason}"
+
+
+class Refused(AuthError):
+    """The target refuses a valid identity a resource (a thread) that is not its own.
+
+    Correct isolation, not a failure: a run of a valid identity that raises it (or
+    any :class:`AuthError`) is counted ``refused``, never failed, never
+    infrastructure.  Raise it from a target's ``run`` for "not yours"::
+
+        if owner_of(thread_id) not in (None, user):
+            raise Refused(f"thread {thread_id!r} belongs to another user")
+    """
+
+    @staticmethod
+    def _message(reason: str) -> str:
+        return f"refused: {reason}"
 
 
 class TargetFailed(IsolationFuzzError, RuntimeError):
@@ -167,10 +192,8 @@ def _their_frame(error: BaseException) -> str | None:
 def is_infrastructure_failure(error: BaseException | None) -> bool:
     """Whether an error a run raised is the infrastructure's (a socket, a service).
 
-    A refusal is the target's answer, never infrastructure: :class:`AuthError` is a
+    A refusal is the target's answer, never infrastructure: :class:`AuthError` was a
     ``PermissionError`` and so an ``OSError``, and a system correctly refusing a
     valid user on someone else's thread used to end the campaign with exit 3.
     """
-    if isinstance(error, AuthError):
-        return False
     return isinstance(error, InfrastructureError | OSError)

@@ -16,6 +16,8 @@ The kit gives each of those a small public object instead:
   audience) to configure the system under test with, and :meth:`Verification.verify`
   for adapters that must read a token themselves (it returns the user id, or raises
   :class:`~isolation_fuzz.errors.AuthError`).
+* :class:`Refused`: what a target raises when a valid user asks for a thread or
+  resource that is not theirs; the fuzzer counts it ``refused`` (correct isolation).
 * :class:`ServiceHandles`: the campaign's Redis, Postgres and ClickHouse as URLs,
   DSNs and fresh clients, with the campaign namespace and key prefix, so the
   system stores everything where the fuzzer cleans up.
@@ -32,7 +34,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from isolation_fuzz.errors import AuthError, UsageError
+from isolation_fuzz.errors import AuthError, Refused, UsageError
 from isolation_fuzz.model import Event
 
 if TYPE_CHECKING:
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EventNumbering",
     "QueueEventStream",
+    "Refused",
     "ServiceHandles",
     "Verification",
 ]

@@ -101,6 +101,8 @@ class RunCounts:
             by what it held (``row lock``, ``pool slot``, ``lock``): not blocked.
         leaked: Tasks a run started that outlived their example, waiting for work,
             by the line that created them: let go to run freely, and said.
+        refused: Runs of valid identities the target refused (``Refused`` or any
+            ``AuthError``): correct isolation on what is not theirs, not a failure.
     """
 
     finished: int = 0
@@ -109,6 +111,7 @@ class RunCounts:
     blocked: int = 0
     waited: Mapping[str, int] = field(default_factory=dict)
     leaked: Mapping[str, int] = field(default_factory=dict)
+    refused: int = 0
 
     @property
     def failed_total(self) -> int:
@@ -117,12 +120,15 @@ class RunCounts:
 
     @property
     def valid(self) -> int:
-        """Runs of valid identities: finished, failed or blocked."""
-        return self.finished + self.failed_total + self.blocked
+        """Runs of valid identities: finished, failed, refused or blocked."""
+        return self.finished + self.failed_total + self.refused + self.blocked
 
     def target_not_working(self) -> bool:
-        """Whether over half of at least :data:`MIN_RUNS_TO_JUDGE` valid runs failed."""
-        return self.valid >= MIN_RUNS_TO_JUDGE and 2 * self.failed_total > self.valid
+        """Whether, of at least :data:`MIN_RUNS_TO_JUDGE` valid runs, over half failed
+        or none finished (a target that refuses everything checks nothing)."""
+        return self.valid >= MIN_RUNS_TO_JUDGE and (
+            2 * self.failed_total > self.valid or self.finished == 0
+        )
 
     def describe(self) -> str:
         """``12 finished, 3 failed (KeyError 2, ValueError 1), 1 rejected, 0 blocked``."""
@@ -132,6 +138,8 @@ class RunCounts:
             f"{self.finished} finished, {failed}, {self.rejected} rejected, "
             f"{self.blocked} blocked"
         )
+        if self.refused:
+            text += f", {self.refused} refused (not theirs)"
         if self.waited:
             kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(self.waited.items()))
             text += f"; {sum(self.waited.values())} waited on another run's lock ({kinds})"
@@ -157,6 +165,7 @@ class RunCounts:
             "blocked": self.blocked,
             "waited": dict(sorted(self.waited.items())),
             "leaked_tasks": dict(sorted(self.leaked.items())),
+            "refused": self.refused,
         }
 
 
@@ -178,6 +187,8 @@ class Stats:
     runs_failed: dict[str, int] = field(default_factory=dict)
     runs_rejected: int = 0
     runs_blocked: int = 0
+    #: Runs of valid identities the target refused (not theirs).
+    runs_refused: int = 0
     #: Times a run waited on a paused run's lock, row lock or pool slot, by kind.
     runs_waited: dict[str, int] = field(default_factory=dict)
     #: Tasks started by runs that outlived their example, by creation site.
@@ -205,7 +216,7 @@ class Stats:
         """A snapshot of the run counters."""
         return RunCounts(
             self.runs_finished, dict(self.runs_failed), self.runs_rejected, self.runs_blocked,
-            dict(self.runs_waited), dict(self.leaked_tasks),
+            dict(self.runs_waited), dict(self.leaked_tasks), self.runs_refused,
         )
 
     def saw_violation(self) -> None:

@@ -31,7 +31,7 @@ from isolation_fuzz.engine.example.harness import Harness
 from isolation_fuzz.engine.history import History
 from isolation_fuzz.engine.oracle import invariants as oracle
 from isolation_fuzz.engine.schedule.runs import StepOutcome
-from isolation_fuzz.errors import InfrastructureError, is_infrastructure_failure
+from isolation_fuzz.errors import AuthError, InfrastructureError, is_infrastructure_failure
 from isolation_fuzz.model import ResidueProbed, RunBlocked, RunFinished, ToolResult, Violation
 
 __all__ = ["OutcomeRecorder"]
@@ -150,6 +150,9 @@ class OutcomeRecorder:
                 ) from error
             text = self.harness.redactor.redact(f"{type(error).__name__}: {error}")
             self.history.append(RunFinished(step, run_id, owner, False, text))
+            if isinstance(error, AuthError):  # a valid identity refused: isolation held
+                self.harness.stats.runs_refused += 1
+                return f"refused: {self.harness.redactor.redact(error.reason)}"
             # Counted: a run that fails is checked by nothing, so a target failing most
             # of them must not pass for clean (issue 10).
             self.harness.stats.run_failed(error)
