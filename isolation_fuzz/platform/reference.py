@@ -50,6 +50,8 @@ class Parts:
     clickhouse_context: type[UserClickHouseContext] = UserClickHouseContext
     #: Who is connected, and where each user's events go.
     registry: type[ConnectionRegistry] = ConnectionRegistry
+    #: The Postgres tables' row-level security policy (an expression over ``owner``).
+    postgres_policy: str = schema.OWNER_ONLY
 
 
 class Platform:
@@ -144,7 +146,7 @@ def _websocket_server(platform: Platform) -> AbstractAsyncContextManager[str]:
 async def _open(
     parts: Parts, spec: TargetSpec, services: ServiceSet, auth: AuthConfig
 ) -> AsyncIterator[Target]:
-    await schema.install(services)
+    await schema.install(services, parts.postgres_policy)
     server = _websocket_server if spec.transport == "websocket" else None
     async with schema.open_pools(services) as pools:
         target = ReferenceTarget(spec, parts, pools, auth, server)

@@ -19,7 +19,7 @@ from typing import Any
 from isolation_fuzz.platform.redis_context import decode_note, segment
 from isolation_fuzz.services import AsyncClickHouse, ServiceSet
 
-__all__ = ["Pools", "clear", "install", "open_pools", "residue"]
+__all__ = ["OWNER_ONLY", "Pools", "clear", "install", "open_pools", "residue"]
 
 _PG_TABLES = """
 CREATE TABLE IF NOT EXISTS "{schema}".memories (
@@ -33,15 +33,20 @@ _PG_POLICY = """
 ALTER TABLE "{schema}".{table} ENABLE ROW LEVEL SECURITY;
 ALTER TABLE "{schema}".{table} FORCE ROW LEVEL SECURITY;
 DROP POLICY IF EXISTS owner_only ON "{schema}".{table};
-CREATE POLICY owner_only ON "{schema}".{table}
-    USING (owner = current_setting('isolation_fuzz.user_id', true))
-    WITH CHECK (owner = current_setting('isolation_fuzz.user_id', true));
+CREATE POLICY owner_only ON "{schema}".{table} USING ({policy}) WITH CHECK ({policy});
 GRANT SELECT, INSERT, UPDATE, DELETE ON "{schema}".{table} TO "{role}";
 """
 
 
-async def install(services: ServiceSet) -> None:
+#: The row-level security policy: a row is visible to, and writable by, its owner only.
+OWNER_ONLY = "owner = current_setting('isolation_fuzz.user_id', true)"
+
+
+async def install(services: ServiceSet, policy: str = OWNER_ONLY) -> None:
     """Create the platform's Postgres and ClickHouse tables in the namespace.
+
+    ``policy`` is the expression of the tables' row-level security policy (a
+    seeded-bug variant installs a weaker one).
 
     The ClickHouse tables use the Memory engine: a fuzz namespace is short-lived, and
     MergeTree's part-per-insert and lightweight deletes cost tens to hundreds of
@@ -53,7 +58,9 @@ async def install(services: ServiceSet) -> None:
         async with admin.transaction():
             await admin.execute(_PG_TABLES.format(schema=schema))
             for table in ("memories", "scratch"):
-                await admin.execute(_PG_POLICY.format(schema=schema, table=table, role=role))
+                await admin.execute(
+                    _PG_POLICY.format(schema=schema, table=table, role=role, policy=policy)
+                )
             await admin.execute(
                 f'GRANT USAGE ON SEQUENCE "{schema}".scratch_id_seq TO "{role}"'
             )

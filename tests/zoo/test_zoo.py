@@ -180,6 +180,14 @@ WITNESSES: dict[str, tuple[dict[str, str], list[Move]]] = {
         [_start("A", "r1", "t1", _remember("A", "redis")),
          _start("B", "r2", "t2", _remember("B", "redis"))],
     ),
+    # Issue 19: inside held connections, where only automatic points are (HELD_WITNESSES).
+    "unguarded_thread_claim": (
+        _PLAIN,
+        [_start("A", "r1", "t1", _remember("A", "redis")),
+         _start("B", "r2", "t1", _remember("B", "redis")),
+         Move(0, "step", "B", "r2"), Move(0, "step", "B", "r2")],
+    ),
+    "session_scoped_user": (_PLAIN, [_start("A", "r1", "t1", _remember("A", "postgres"))]),
     "shared_engine_state": (
         _PLAIN,
         [_start("A", "r1", "t1", _remember("A", "redis")), _start("B", "r2", "t1", _LIST)],
@@ -243,8 +251,11 @@ WITNESSES: dict[str, tuple[dict[str, str], list[Move]]] = {
 }
 
 
-#: The witnesses step from checkpoint to checkpoint, as the bug modules tell them.
+#: The witnesses step from checkpoint to checkpoint, as the bug modules tell them...
 EXPLICIT = Limits(points="explicit")
+#: ...but for bugs whose window is inside a held connection: they step from await to
+#: await, with the default points (a checkpoint cannot be placed there).
+HELD_WITNESSES = frozenset({"unguarded_thread_claim"})
 
 
 @pytest.fixture(scope="module")
@@ -261,11 +272,25 @@ def test_every_bug_has_a_witness() -> None:
 def test_the_stated_shortest_interleaving_shows_the_bug(bug: SeededBug, reference: Harness) -> None:
     identities, moves = WITNESSES[bug.name]
     assert len(moves) == bug.shortest
-    with open_session(TargetSpec(bug.target), ServiceConfig(), EXPLICIT) as session:
+    limits = Limits() if bug.name in HELD_WITNESSES else EXPLICIT
+    with open_session(TargetSpec(bug.target), ServiceConfig(), limits) as session:
         replayed = perform(session.harness, identities, moves)
         assert replayed.invariants & set(bug.trips), replayed.moves
         assert scenario_length(replayed.moves) == bug.shortest
-    assert not perform(reference, identities, moves).reproduced
+    if bug.name in HELD_WITNESSES:
+        with open_session(TargetSpec("reference"), ServiceConfig(), limits) as session:
+            assert not perform(session.harness, identities, moves).reproduced
+    else:
+        assert not perform(reference, identities, moves).reproduced
+
+
+def test_a_held_window_is_missed_one_step_short() -> None:
+    """The claim race needs B paused *inside* its held connection: one step less misses it."""
+    identities, moves = WITNESSES["unguarded_thread_claim"]
+    bug = seeded_bug("unguarded_thread_claim")
+    with open_session(TargetSpec(bug.target), ServiceConfig(), Limits()) as session:
+        assert not perform(session.harness, identities, moves[:-1]).reproduced
+        assert not perform(session.harness, identities, [*moves, *moves[-1:] * 2]).reproduced
 
 
 #: Witnesses with automatic points only, for bugs whose shortest changes with them (a

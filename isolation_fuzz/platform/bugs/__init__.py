@@ -1,6 +1,6 @@
 """The zoo: seeded-bug variants of the reference platform, one small module each.
 
-What lives here: twenty-two modules, each differing from the reference platform in
+What lives here: twenty-four modules, each differing from the reference platform in
 one place (``variant(part=...)``), explaining its bug in its docstring and
 declaring it as data in one :class:`SeededBug` record, ``BUG``.  The bugs are
 classes that real multi-user agent backends have shipped.  This package lists the
@@ -9,7 +9,7 @@ records in the order the zoo runs them, and offers them as targets: the
 ``--target zoo:<name>`` selects a variant while the engine and the target registry
 know nothing of the zoo.
 
-The twenty-two, in zoo order (each module's docstring tells the whole story):
+The twenty-four, in zoo order (each module's docstring tells the whole story):
 
 * ``global_current_user``: the request's user in a process-wide variable across an ``await``;
 * ``shared_engine_state``: the engine tracks active runs in a map keyed by thread id;
@@ -32,7 +32,9 @@ The twenty-two, in zoo order (each module's docstring tells the whole story):
 * ``truncated_owner``: ClickHouse rows owned by the first 8 characters of the user id;
 * ``unscoped_delete``: ClickHouse drops a key's old rows by its name alone, every user's;
 * ``write_behind_owner``: a fire-and-forget write reads its owner when it runs;
-* ``inherited_request_identity``: a write queue's worker keeps the first request's user.
+* ``inherited_request_identity``: a write queue's worker keeps the first request's user;
+* ``unguarded_thread_claim``: a thread claimed by check-then-act on a held connection;
+* ``session_scoped_user``: the acting user set per pooled session, and unset means everyone.
 
 Who may import it: the zoo runner, the CLI's zoo command, tests and benchmarks, and
 the target registry through its entry point.  Importing it imports every bug
@@ -59,12 +61,14 @@ from isolation_fuzz.platform.bugs import (
     pooled_emitter_swap,
     prefix_ownership,
     reused_connection_slot,
+    session_scoped_user,
     shared_engine_state,
     stale_result_cache,
     thread_ownership_unchecked,
     thread_routed_events,
     truncated_owner,
     unfiltered_key_listing,
+    unguarded_thread_claim,
     unscoped_cache_key,
     unscoped_delete,
     unverified_token,
@@ -99,6 +103,8 @@ SEEDED_BUGS: tuple[SeededBug, ...] = (
     unscoped_delete.BUG,
     write_behind_owner.BUG,
     inherited_request_identity.BUG,
+    unguarded_thread_claim.BUG,
+    session_scoped_user.BUG,
 )
 
 #: The seeded bugs' names, in zoo order (what ``zoo --bugs`` accepts).
