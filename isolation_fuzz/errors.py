@@ -119,14 +119,12 @@ class AuthError(IsolationFuzzError):
     """
 
     exit_code = 2
+    #: What the message says before the reason.
+    _says = "token rejected"
 
     def __init__(self, reason: str) -> None:
         self.reason = reason
-        super().__init__(self._message(reason))
-
-    @staticmethod
-    def _message(reason: str) -> str:
-        return f"token rejected: {reason}"
+        super().__init__(f"{self._says}: {reason}")
 
 
 class Refused(AuthError):
@@ -140,9 +138,7 @@ class Refused(AuthError):
             raise Refused(f"thread {thread_id!r} belongs to another user")
     """
 
-    @staticmethod
-    def _message(reason: str) -> str:
-        return f"refused: {reason}"
+    _says = "refused"
 
 
 class TargetFailed(IsolationFuzzError, RuntimeError):
