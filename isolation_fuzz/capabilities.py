@@ -63,11 +63,14 @@ from isolation_fuzz.model import CORE_TOOLS, EVENT_KINDS, STORES, TOOLS, Store
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
 
+    from isolation_fuzz.tokens import AuthConfig
+
 __all__ = [
     "DEFAULT_BEGIN_KINDS",
     "DEFAULT_END_KINDS",
     "Capabilities",
     "capabilities_of",
+    "declared_auth",
     "refine",
 ]
 
@@ -115,6 +118,10 @@ class Capabilities:
             ids the target accepts; None accepts every generated id.
         tools: The tools drawn into plans (kept in `isolation_fuzz.model.TOOLS` order);
             the default leaves out ``scratch``, which a target must implement to get.
+        services: Engines to start besides the stores: what the system needs running
+            but keeps no user data of its own in that the fuzzer could address
+            separately (an ASGI app whose one data space spans Postgres and a Redis
+            cache declares ``stores=("postgres",)``, ``services=("redis",)``).
     """
 
     stores: tuple[Store, ...] = STORES
@@ -123,6 +130,7 @@ class Capabilities:
     end_kinds: tuple[str, ...] = DEFAULT_END_KINDS
     user_ids: Callable[[str], bool] | SearchStrategy[str] | None = None
     tools: tuple[str, ...] = CORE_TOOLS
+    services: tuple[Store, ...] = ()
 
     def __post_init__(self) -> None:
         stores = _names("stores", self.stores)
@@ -138,6 +146,14 @@ class Capabilities:
             )
         # Canonical order, whatever the declaration's: draws must not depend on it.
         object.__setattr__(self, "stores", tuple(s for s in STORES if s in stores))
+        services = _names("services", self.services)
+        stray_services = [s for s in services if s not in STORES]
+        if stray_services:
+            raise UsageError(
+                f"capabilities: unknown service {stray_services[0]!r}; declare some of "
+                f"{', '.join(STORES)}"
+            )
+        object.__setattr__(self, "services", tuple(s for s in STORES if s in services))
         kinds = _names("event_kinds", self.event_kinds)
         if not kinds:
             raise UsageError("capabilities: event_kinds is empty; declare the kinds a run emits")
@@ -174,6 +190,11 @@ class Capabilities:
                 f"capabilities: user_ids must be a predicate (str -> bool) or a Hypothesis "
                 f"strategy of valid ids, not {type(rule).__name__} {rule!r}"
             )
+
+    @property
+    def engines(self) -> tuple[Store, ...]:
+        """Every engine the campaign starts: the stores and the other services."""
+        return tuple(s for s in STORES if s in self.stores or s in self.services)
 
     @property
     def exact_lifecycle(self) -> bool:
@@ -215,6 +236,7 @@ class Capabilities:
             "end_kinds": list(self.end_kinds),
             "user_ids": described,
             "tools": list(self.tools),
+            "services": list(self.services),
         }
 
     @classmethod
@@ -264,7 +286,7 @@ def refine(declared: Capabilities, target: object) -> Capabilities:
     own = _coerce(getattr(target, "capabilities", None), type(target).__qualname__)
     if own is None or own == declared:
         return declared
-    missing = [s for s in own.stores if s not in declared.stores]
+    missing = [s for s in own.engines if s not in declared.engines]
     if missing:
         raise UsageError(
             f"target {type(target).__qualname__} declares store {missing[0]!r}, which its "
@@ -272,3 +294,26 @@ def refine(declared: Capabilities, target: object) -> Capabilities:
             "factory (they must be known before services start)"
         )
     return own
+
+
+def declared_auth(factory: object) -> AuthConfig | None:
+    """The auth config the factory declares for a campaign, or None (the fuzzer's own).
+
+    A system that verifies tokens of its own format (its algorithm, key and claims)
+    declares it as an ``auth_config`` attribute of its factory: an
+    :class:`~isolation_fuzz.tokens.AuthConfig`, or a function returning a fresh one
+    per campaign (so that a generated key lives only as long as the campaign).
+    """
+    from isolation_fuzz.tokens import AuthConfig
+
+    declared = getattr(factory, "auth_config", None)
+    if declared is None:
+        return None
+    config = declared() if callable(declared) and not isinstance(declared, AuthConfig) else declared
+    if not isinstance(config, AuthConfig):
+        where = getattr(factory, "__qualname__", type(factory).__name__)
+        raise UsageError(
+            f"{where}.auth_config gives a {type(config).__name__}; give an "
+            "isolation_fuzz.tokens.AuthConfig or a function returning one"
+        )
+    return config

@@ -180,21 +180,25 @@ class Verification:
     Attributes:
         key: The secret (HS256) or PEM public key (RS256) that verifies the tokens.
             Hidden from the repr.
-        algorithm: ``"HS256"`` or ``"RS256"``; pin it, never read it from the token.
-        issuer: The ``iss`` claim to require.
-        audience: The ``aud`` claim to require.
+        algorithm: ``"HS256"``, ``"RS256"``, ``"ES256"`` or ``"EdDSA"``; pin it,
+            never read it from the token.
+        issuer: The ``iss`` claim to require (None: the system checks none).
+        audience: The ``aud`` claim to require (None: the system checks none).
+        subject_claim: The claim that holds the user id (``sub`` unless declared).
     """
 
     key: str = field(repr=False)
     algorithm: str
-    issuer: str
-    audience: str
+    issuer: str | None
+    audience: str | None
+    subject_claim: str = "sub"
 
     @classmethod
     def of(cls, auth: Any) -> Verification:
         """The settings of the campaign's auth config (the factory's third argument)."""
         try:
-            return cls(auth.verify_key, auth.algorithm, auth.issuer, auth.audience)
+            return cls(auth.verify_key, auth.algorithm, auth.issuer, auth.audience,
+                       getattr(auth, "subject_claim", "sub"))
         except AttributeError as exc:
             raise UsageError(
                 f"Verification.of wants the auth config a target factory is given, "
@@ -211,16 +215,19 @@ class Verification:
 
         if not isinstance(token, str) or not token.strip():
             raise AuthError("no token")
+        required = ["exp", self.subject_claim]
+        required += [name for name, wanted in (("iss", self.issuer), ("aud", self.audience))
+                     if wanted is not None]
         try:
             claims = jwt.decode(
                 token, self.key, algorithms=[self.algorithm], audience=self.audience,
-                issuer=self.issuer, options={"require": ["exp", "iss", "aud", "sub"]},
+                issuer=self.issuer, options={"require": required},
             )
         except jwt.PyJWTError as exc:
             raise AuthError(f"the token does not verify ({type(exc).__name__})") from None
-        subject = claims.get("sub")
+        subject = claims.get(self.subject_claim)
         if not isinstance(subject, str) or not subject:
-            raise AuthError("the token has no user id (sub)")
+            raise AuthError(f"the token has no user id ({self.subject_claim})")
         return subject
 
 

@@ -20,6 +20,7 @@ import jwt
 from isolation_fuzz.errors import UsageError
 
 __all__ = [
+    "ALGORITHMS",
     "FORGERY_KINDS",
     "AuthConfig",
     "ForgeryKind",
@@ -27,7 +28,8 @@ __all__ = [
     "mint_token",
 ]
 
-Algorithm = Literal["HS256", "RS256"]
+Algorithm = Literal["HS256", "RS256", "ES256", "EdDSA"]
+ALGORITHMS: Final[tuple[Algorithm, ...]] = get_args(Algorithm)
 
 ForgeryKind = Literal[
     "wrong_signature",
@@ -49,65 +51,91 @@ TOKEN_LIFETIME_SECONDS: Final = 3600
 class AuthConfig:
     """How the system under test verifies tokens, and the key to mint them with.
 
-    `signing_key` is an HS256 secret or an RS256 PEM private key; `verify_key` is the
-    same secret or the matching public key. Both are excluded from the repr.
+    `signing_key` is an HS256 secret or a PEM private key (RS256, ES256, EdDSA);
+    `verify_key` is the same secret or the matching public key.  Both are excluded
+    from the repr.  The claims are the fuzzer's unless the system declares its own
+    (issue 20): `subject_claim` names the claim that holds the user id, `issuer` or
+    `audience` of None leaves that claim out (and the forgery that targets it: a
+    system that checks no audience has no audience to get wrong), and `claims` adds
+    fixed claims, where ``{user}`` in a string value stands for the user id.
     """
 
     algorithm: Algorithm = "HS256"
-    issuer: str = "isolation-fuzz"
-    audience: str = "agent-platform"
+    issuer: str | None = "isolation-fuzz"
+    audience: str | None = "agent-platform"
     signing_key: str = field(default="", repr=False)
     verify_key: str = field(default="", repr=False)
+    subject_claim: str = "sub"
+    claims: tuple[tuple[str, Any], ...] = ()
+    lifetime: int = TOKEN_LIFETIME_SECONDS
 
     def __post_init__(self) -> None:
-        if self.algorithm not in ("HS256", "RS256"):
+        if self.algorithm not in ALGORITHMS:
             raise UsageError(
-                f"unsupported JWT algorithm {self.algorithm!r}: use 'HS256' or 'RS256'"
+                f"unsupported JWT algorithm {self.algorithm!r}: use one of "
+                f"{', '.join(ALGORITHMS)}"
             )
         if not self.signing_key or not self.verify_key:
             raise UsageError(
                 "AuthConfig needs a signing_key and a verify_key: use AuthConfig.generate()"
             )
+        if not self.subject_claim:
+            raise UsageError("AuthConfig.subject_claim is empty; name the claim of the user id")
 
     @classmethod
-    def generate(cls, algorithm: Algorithm = "HS256", **claims: str) -> AuthConfig:
+    def generate(cls, algorithm: Algorithm = "HS256", **settings: Any) -> AuthConfig:
         """A fresh configuration with a random key that exists only in this process."""
-        if algorithm == "RS256":
-            from cryptography.hazmat.primitives import serialization
-            from cryptography.hazmat.primitives.asymmetric import rsa
+        if algorithm == "HS256":
+            secret = _secrets.token_urlsafe(32)
+            return cls(algorithm, signing_key=secret, verify_key=secret, **settings)
+        signing, verify = _key_pair(algorithm)
+        return cls(algorithm, signing_key=signing, verify_key=verify, **settings)
 
-            private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            signing = private.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            ).decode()
-            verify = (
-                private.public_key()
-                .public_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PublicFormat.SubjectPublicKeyInfo,
-                )
-                .decode()
-            )
-            return cls("RS256", signing_key=signing, verify_key=verify, **claims)
-        secret = _secrets.token_urlsafe(32)
-        return cls(algorithm, signing_key=secret, verify_key=secret, **claims)
+    @property
+    def forgeries(self) -> tuple[ForgeryKind, ...]:
+        """The forgery kinds that make sense against this configuration, in fixed order."""
+        absent = {"wrong_audience"} if self.audience is None else set()
+        if self.issuer is None:
+            absent.add("wrong_issuer")
+        return tuple(kind for kind in FORGERY_KINDS if kind not in absent)
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret string a report must never contain."""
         return tuple({self.signing_key, self.verify_key} - {""})
 
 
+def _key_pair(algorithm: str) -> tuple[str, str]:
+    """A new PEM private key and its PEM public key for an asymmetric algorithm."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    private: Any
+    if algorithm == "RS256":
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    elif algorithm == "ES256":
+        private = ec.generate_private_key(ec.SECP256R1())
+    else:
+        private = ed25519.Ed25519PrivateKey.generate()
+    signing = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    verify = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo,
+    ).decode()
+    return signing, verify
+
+
 def _claims(config: AuthConfig, user_id: str, now: float) -> dict[str, Any]:
-    return {
-        "sub": user_id,
-        "iss": config.issuer,
-        "aud": config.audience,
-        "iat": int(now),
-        "nbf": int(now) - 5,
-        "exp": int(now) + TOKEN_LIFETIME_SECONDS,
-    }
+    claims: dict[str, Any] = {config.subject_claim: user_id}
+    if config.issuer is not None:
+        claims["iss"] = config.issuer
+    if config.audience is not None:
+        claims["aud"] = config.audience
+    claims.update({"iat": int(now), "nbf": int(now) - 5, "exp": int(now) + config.lifetime})
+    for name, value in config.claims:
+        claims[name] = value.replace("{user}", user_id) if isinstance(value, str) else value
+    return claims
 
 
 def mint_token(config: AuthConfig, user_id: str, *, now: float | None = None) -> str:
@@ -142,8 +170,10 @@ def forge_token(
     at = time.time() if now is None else now
     claims = _claims(config, user_id, at)
     if kind == "wrong_signature":
-        other = AuthConfig.generate(config.algorithm, issuer=config.issuer,
-                                    audience=config.audience)
+        other = AuthConfig.generate(
+            config.algorithm, issuer=config.issuer, audience=config.audience,
+            subject_claim=config.subject_claim, claims=config.claims,
+        )
         return mint_token(other, user_id, now=at)
     if kind == "alg_none":
         return _unsigned({"alg": "none", "typ": "JWT"}, claims)
@@ -153,18 +183,18 @@ def forge_token(
     elif kind == "not_yet_valid":
         claims["nbf"] = int(at) + 3600
     elif kind == "wrong_audience":
-        claims["aud"] = config.audience + "-other"
+        claims["aud"] = (config.audience or "") + "-other"
     elif kind == "wrong_issuer":
-        claims["iss"] = config.issuer + "-other"
+        claims["iss"] = (config.issuer or "") + "-other"
     elif kind == "missing_sub":
-        del claims["sub"]
+        del claims[config.subject_claim]
     elif kind == "tampered_sub":
         head, _, rest = mint_token(config, user_id, now=at).partition(".")
         _, _, signature = rest.partition(".")
         # The claims must change, or the original signature would still be valid.
         if other_user_id is None or other_user_id == user_id:
             other_user_id = user_id + "x"
-        claims["sub"] = other_user_id
+        claims[config.subject_claim] = other_user_id
         body = _b64(json.dumps(claims, separators=(",", ":")).encode())
         return f"{head}.{body}.{signature}"
     elif kind == "garbage":

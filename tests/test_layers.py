@@ -33,6 +33,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "services": ("engine", "platform", "cli", "report", "zoo"),
     "report": ("cli", "platform", "zoo"),
     "platform": ("cli", "report", "zoo"),
+    "asgi": ("engine", "platform", "cli", "report", "zoo"),
 }
 
 #: Drivers and engines that only the services and the platform may import, and only

@@ -79,10 +79,16 @@ def read_table(path: Path) -> dict[str, Any]:
         raise UsageError(f"{path}: [tool.{TABLE}] must be a table, not {table!r}")
     out: dict[str, Any] = {}
     for key, value in table.items():
+        if key == "asgi":  # the app itself, described (isolation_fuzz.asgi.spec)
+            from isolation_fuzz.asgi.spec import parse_spec
+
+            parse_spec(value, str(path), read=lambda name: (path.parent / name).read_text())
+            out.setdefault("target", "asgi")
+            continue
         dest = key.replace("-", "_")
         convert = _CONVERTERS.get(dest)
         if convert is None:
-            known = ", ".join(sorted(k.replace("_", "-") for k in _CONVERTERS))
+            known = ", ".join(sorted([*(k.replace("_", "-") for k in _CONVERTERS), "asgi"]))
             raise UsageError(f"{path}: [tool.{TABLE}] has unknown key {key!r}; use {known}")
         try:
             out[dest] = convert(value)

@@ -77,7 +77,9 @@ async def create_namespace(services: NamespacedPostgres) -> None:
             )
             if not is_super:
                 await conn.execute(f'GRANT "{role}" TO CURRENT_USER')
-            await conn.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"')
+            # CREATE too: an app fuzzed through its front door makes its own tables at
+            # start-up, as the role it runs as (issue 20).  Its tables die with the schema.
+            await conn.execute(f'GRANT USAGE, CREATE ON SCHEMA "{schema}" TO "{role}"')
     finally:
         await conn.close()
 

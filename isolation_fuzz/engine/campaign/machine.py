@@ -164,7 +164,8 @@ class IsolationMachine(RuleBasedStateMachine):
         self.ex.look(name, self._thread(data))
 
     def _forge(self, data: st.DataObject) -> None:
-        kind = cast(ForgeryKind, data.draw(forgery_kinds(), label="forgery"))
+        kind = cast(ForgeryKind, data.draw(forgery_kinds(self.harness.auth.forgeries),
+                                               label="forgery"))
         action = data.draw(st.sampled_from(["connect", "run"]), label="action")
         name = data.draw(st.sampled_from(self.ex.names), label="identity")
         victim = data.draw(st.sampled_from(self.ex.names), label="victim")

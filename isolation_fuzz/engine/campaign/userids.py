@@ -214,6 +214,8 @@ class Declared:
         if caps == Capabilities():
             return None
         parts = [f"stores {', '.join(caps.stores)}"]
+        if caps.services:
+            parts[0] += f" (with {', '.join(caps.services)} running)"
         if not caps.exact_lifecycle:
             parts.append(
                 f"{len(caps.event_kinds)} event kinds (begin {'|'.join(caps.begin_kinds)}, "

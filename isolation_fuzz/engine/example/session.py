@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
-from isolation_fuzz.capabilities import capabilities_of, refine
+from isolation_fuzz.capabilities import capabilities_of, declared_auth, refine
 from isolation_fuzz.engine.example.fresh import fresh_target
 from isolation_fuzz.engine.example.harness import Harness, Limits, Stats
 from isolation_fuzz.engine.schedule.controller import RunController
@@ -66,14 +66,15 @@ def open_session(
     The target's declared capabilities are read from its factory first: a bad name or
     declaration fails before any engine starts, and only the declared stores start.
     """
-    declared = capabilities_of(resolve_target(target))
-    auth = AuthConfig.generate()
+    factory = resolve_target(target)
+    declared = capabilities_of(factory)
+    auth = declared_auth(factory) or AuthConfig.generate()
     redactor = Redactor()
     for secret in auth.secrets():
         redactor.add(secret)
     # A service lost mid-session (or in teardown) leaves as one error naming it.
     with _unwrapped_tool_errors(), ServiceFaults() as faults, CampaignLoop() as loop:
-        opened = loop.enter_async(open_services(services, services=declared.stores))
+        opened = loop.enter_async(open_services(services, services=declared.engines))
         faults.urls = opened.endpoints.urls
         system: Target
         if limits.fresh_target:  # the factory is called again after every example

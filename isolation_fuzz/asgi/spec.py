@@ -1,0 +1,384 @@
+"""An ASGI app described in ``[tool.isolation-fuzz.asgi]``: the records and their checks.
+
+Design note.  A user describes their app once, in TOML, in the words of their app:
+where its token goes and how it is signed, which request does what with a user's
+data, where its events arrive and what a frame's fields mean, what a refusal looks
+like.  Everything is checked here, before any engine starts, and the first thing
+wrong is one line naming the table, the key and the bad value (exit 2): a
+description the fuzzer half-understood would fuzz the wrong thing and call it clean.
+
+The reader is strict on purpose: an unknown key is an error (a misspelt
+``refusal`` table must not silently mean "no refusals"), templates may name only
+the placeholders their request can fill, and a route must carry what its tool
+needs (``remember`` sends ``{value}``; ``recall`` and ``forget`` name ``{key}``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from isolation_fuzz.asgi._table import Table as _Table
+from isolation_fuzz.asgi._table import placeholders as _placeholders
+from isolation_fuzz.model import CORE_TOOLS, STORES
+from isolation_fuzz.tokens import ALGORITHMS
+
+__all__ = [
+    "ENV_PLACEHOLDERS",
+    "AsgiSpec",
+    "Credentials",
+    "Events",
+    "Placement",
+    "Route",
+    "RunRoute",
+    "parse_spec",
+]
+
+TABLE = "tool.isolation-fuzz.asgi"
+
+#: What an ``env`` value may name, and the store each needs running (None: always).
+ENV_PLACEHOLDERS: Mapping[str, str | None] = {
+    "redis_url": "redis", "redis_prefix": "redis",
+    "postgres_dsn": "postgres", "postgres_admin_dsn": "postgres", "postgres_schema": "postgres",
+    "clickhouse_url": "clickhouse", "clickhouse_database": "clickhouse",
+    "namespace": None, "jwt_key": None,
+}
+
+#: What a request template may name, per tool (``{user}`` and ``{run}`` always).
+_REQUEST_PLACEHOLDERS = {
+    "remember": {"thread", "key", "value"}, "recall": {"thread", "key"},
+    "forget": {"thread", "key"}, "list": {"thread"}, "aggregate": {"thread"},
+}
+_ALWAYS = {"user", "run"}
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+Where = Literal["header", "cookie", "query", "subprotocol"]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a credential goes: ``header``, ``cookie``, ``query`` or ``subprotocol``.
+
+    ``name`` is the header, cookie or query parameter; ``format`` wraps the token
+    (``"Bearer {token}"`` for an ``Authorization`` header).
+    """
+
+    where: Where = "header"
+    name: str = "Authorization"
+    format: str = "Bearer {token}"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How the app verifies its tokens: the claims, the algorithm and the key."""
+
+    algorithm: str = "HS256"
+    secret: str | None = field(default=None, repr=False)  # HS256: the app's own secret
+    private_key: str | None = field(default=None, repr=False)  # asymmetric: a PEM
+    issuer: str | None = None
+    audience: str | None = None
+    subject_claim: str = "sub"
+    claims: tuple[tuple[str, Any], ...] = ()
+    lifetime: int = 3600
+    http: Placement = Placement()
+    websocket: Placement = Placement()
+
+
+@dataclass(frozen=True)
+class Route:
+    """One request: method, path template, query and JSON body templates, result path."""
+
+    method: str
+    path: str
+    query: tuple[tuple[str, str], ...] = ()
+    json: Any = None
+    result: str | None = None
+    absent: tuple[int, ...] = ()  # statuses that mean "no such item" (recall: None)
+
+
+@dataclass(frozen=True)
+class RunRoute:
+    """One request per run that carries the whole plan (an agent's chat or run endpoint).
+
+    ``route``'s templates may name ``{plan}``: the list of the run's tool calls, each
+    made from its ``tools`` template.  ``results`` is the path of the list of the
+    calls' results in the answer, in the plan's order; ``result`` picks from each.
+    """
+
+    route: Route
+    tools: Mapping[str, Any]
+    results: str | None = None
+    result: str | None = None
+
+
+@dataclass(frozen=True)
+class Events:
+    """Where a connection's events arrive and what a frame's fields mean."""
+
+    websocket: str
+    kind: str
+    kinds: tuple[str, ...]
+    begin: tuple[str, ...]
+    end: tuple[str, ...]
+    run: str | None = None
+    thread: str | None = None
+    user: str | None = None
+    seq: str | None = None
+    ignore: tuple[str, ...] = ()
+    query: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class AsgiSpec:
+    """An ASGI app and everything the fuzzer needs to drive it through its front door."""
+
+    app: str
+    stores: tuple[str, ...]
+    routes: Mapping[str, Route] | None = None
+    run: RunRoute | None = None
+    credentials: Credentials = Credentials()
+    events: Events | None = None
+    factory: bool = False
+    lifespan: bool = True
+    env: tuple[tuple[str, str], ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
+    refusal: tuple[int, ...] = (401, 403)
+    user_ids: str | None = None
+    reset: Route | None = None
+    source: str = field(default="", compare=False)
+
+
+def _check_placeholders(t: _Table, key: str, template: object, allowed: set[str]) -> None:
+    stray = sorted(_placeholders(template) - allowed)
+    if stray:
+        t.fail(key, template, f"names {{{stray[0]}}}; it may name "
+                              f"{', '.join('{' + a + '}' for a in sorted(allowed))}")
+
+
+def _route(t: _Table, tool: str | None, extra: frozenset[str] = frozenset()) -> Route:
+    allowed = _ALWAYS | extra | (_REQUEST_PLACEHOLDERS[tool] if tool else set())
+    method = t.text("method", required=True).upper()
+    if method not in _METHODS:
+        t.fail("method", method, f"is not one of {', '.join(_METHODS)}")
+    path = t.text("path", required=True)
+    if not path.startswith("/"):
+        t.fail("path", path, "must start with /")
+    _check_placeholders(t, "path", path, allowed)
+    query = t.pairs("query")
+    _check_placeholders(t, "query", dict(query), allowed)
+    body = t.get("json")
+    if body is not None and not isinstance(body, Mapping | list):
+        t.fail("json", body, "wants a table (the JSON body, with placeholders in strings)")
+    _check_placeholders(t, "json", body, allowed)
+    result = t.text("result") if "plan" not in extra else None
+    absent = t.statuses("absent", ()) if "plan" not in extra else ()
+    if "plan" not in extra:
+        t.done()  # a run route has keys of its own still to read
+    named = _placeholders(path) | _placeholders(dict(query)) | _placeholders(body)
+    if tool is not None:
+        for needed in sorted(_REQUEST_PLACEHOLDERS[tool] - {"thread"}):
+            if needed not in named:
+                t.fail(None, None, f"{tool} must send {{{needed}}} in its path, query or json")
+    return Route(method, path, query, body, result, absent)
+
+
+def _placement(t: _Table, prefix: str, default: Placement, choices: tuple[str, ...]) -> Placement:
+    where = t.choice(f"{prefix}in", choices, default.where)
+    defaults = {"header": ("Authorization", "Bearer {token}"),
+                "cookie": ("access_token", "{token}"), "query": ("token", "{token}"),
+                "subprotocol": ("", "{token}")}
+    name = t.text(f"{prefix}name", default=defaults[where][0] if where != default.where
+                  else default.name)
+    form = t.text(f"{prefix}format", default=defaults[where][1] if where != default.where
+                  else default.format)
+    if "{token}" not in form:
+        t.fail(f"{prefix}format", form, "must contain {token}")
+    if where != "subprotocol" and not name:
+        t.fail(f"{prefix}name", name, f"names no {where}")
+    return Placement(where, name, form)  # type: ignore[arg-type]
+
+
+def _credentials(t: _Table | None, read: Callable[[str], str]) -> Credentials:
+    if t is None:
+        return Credentials()
+    algorithm = t.choice("algorithm", ALGORITHMS, "HS256")
+    secret = t.text("secret")
+    if secret is not None and secret.startswith("env:"):
+        import os
+
+        name = secret[4:]
+        secret = os.environ.get(name)
+        if not secret:
+            t.fail("secret", None, f"names the environment variable {name!r}, which is unset")
+    key_file = t.text("private-key-file")
+    if secret is not None and algorithm != "HS256":
+        t.fail("secret", "…", f"is for HS256; {algorithm} signs with private-key-file")
+    if key_file is not None and algorithm == "HS256":
+        t.fail("private-key-file", key_file, "is for RS256, ES256 and EdDSA; HS256 takes secret")
+    private = None
+    if key_file is not None:
+        try:
+            private = read(key_file)
+        except OSError as exc:
+            t.fail("private-key-file", key_file, f"cannot be read: {exc.strerror or exc}")
+    lifetime = t.get("lifetime", 3600)
+    if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime < 60:
+        t.fail("lifetime", lifetime, "wants whole seconds, at least 60")
+    claims = t.get("claims", {})
+    if not isinstance(claims, Mapping):
+        t.fail("claims", claims, "wants a table of claim names to values")
+    reserved = sorted({"exp", "iat", "nbf", "iss", "aud"} & set(claims))
+    if reserved:
+        t.fail("claims", claims, f"sets {reserved[0]!r}, which the fuzzer sets (and forges)")
+    _check_placeholders(t, "claims", claims, {"user"})
+    http = _placement(t, "", Placement(), ("header", "cookie", "query"))
+    socket = _placement(t, "websocket-", http, ("header", "cookie", "query", "subprotocol"))
+    subject = t.text("subject-claim", default="sub")
+    if subject in claims:
+        t.fail("claims", claims, f"sets {subject!r}, the subject claim the user id goes in")
+    out = Credentials(
+        algorithm, secret, private, t.text("issuer"), t.text("audience"), subject,
+        tuple(claims.items()), lifetime, http, socket,
+    )
+    t.done()
+    return out
+
+
+def _events(t: _Table | None) -> Events | None:
+    if t is None:
+        return None
+    path = t.text("websocket", required=True)
+    if not path.startswith("/"):
+        t.fail("websocket", path, "must start with /")
+    kinds = t.names("kinds", required=True)
+    begin = t.names("begin", required=True)
+    end = t.names("end", required=True)
+    for what, chosen in (("begin", begin), ("end", end)):
+        stray = [k for k in chosen if k not in kinds]
+        if stray:
+            t.fail(what, list(chosen), f"{stray[0]!r} is not among kinds ({', '.join(kinds)})")
+    if set(begin) & set(end):
+        t.fail("end", list(end), "a kind cannot both begin and end a run")
+    query = t.pairs("query")
+    _check_placeholders(t, "query", dict(query), {"user"})
+    out = Events(
+        path, t.text("kind", default="type"), kinds, begin, end, t.text("run"),
+        t.text("thread"), t.text("user"), t.text("seq"), t.names("ignore"), query,
+    )
+    t.done()
+    return out
+
+
+def _requests(t: _Table) -> tuple[dict[str, Route] | None, RunRoute | None]:
+    """Either ``routes`` (a request per tool call) or ``run`` and ``tools`` (one per run)."""
+    routes_table, run_table, tools_table = t.sub("routes"), t.sub("run"), t.sub("tools")
+    if (routes_table is None) == (run_table is None):
+        t.fail(None, None, "needs either a routes table (a request per tool call) or a run "
+               "table with a tools table (one request per run carrying the plan)"
+               + (", not both" if routes_table is not None else ""))
+    if routes_table is not None:
+        if tools_table is not None:
+            t.fail(None, None, "has a tools table, which goes with run, not with routes")
+        routes: dict[str, Route] = {}
+        for tool in CORE_TOOLS:
+            sub = routes_table.sub(tool)
+            if sub is None:
+                routes_table.fail(None, None, f"needs {tool} (the request that does it)")
+            assert sub is not None
+            routes[tool] = _route(sub, tool)
+        routes_table.done()
+        return routes, None
+    assert run_table is not None
+    route = _route(run_table, None, frozenset({"thread", "plan"}))
+    if "plan" not in _placeholders(route.json) | _placeholders(dict(route.query)):
+        run_table.fail(None, None, "must send {plan} (the run's tool calls) in its json or query")
+    results, result = run_table.text("results"), run_table.text("result")
+    run_table.done()
+    if tools_table is None:
+        t.fail(None, None, "has a run table but no tools table: the tool call the app "
+               "understands for each of " + ", ".join(CORE_TOOLS))
+    assert tools_table is not None
+    tools: dict[str, Any] = {}
+    for tool in CORE_TOOLS:
+        template = tools_table.get(tool)
+        if template is None:
+            tools_table.fail(None, None, f"needs {tool} (the tool call the app understands)")
+        if not isinstance(template, Mapping | str):
+            tools_table.fail(tool, template, "wants a table (the tool call as JSON)")
+        allowed = _REQUEST_PLACEHOLDERS[tool] - {"thread"}
+        _check_placeholders(tools_table, tool, template, allowed)
+        missing = sorted(allowed - _placeholders(template))
+        if missing:
+            tools_table.fail(tool, template, f"must send {{{missing[0]}}}")
+        tools[tool] = template
+    tools_table.done()
+    return None, RunRoute(route, tools, results, result)
+
+
+def _app(t: _Table) -> str:
+    app = t.text("app", required=True)
+    if not re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*", app):
+        t.fail("app", app, "wants an import path module:attribute, such as 'myapp.main:app'")
+    return str(app)
+
+
+def parse_spec(
+    table: object, source: str = "", *, read: Callable[[str], str] | None = None
+) -> AsgiSpec:
+    """Check ``table`` (the ``asgi`` table of ``[tool.isolation-fuzz]``) and build the spec.
+
+    ``read`` reads a file the table names (a private key), relative to the project.
+
+    Raises:
+        UsageError: the first thing wrong, in one line naming the table and key.
+    """
+    t = _Table(table, TABLE, source)
+    app = _app(t)
+    stores = t.names("stores", required=True, allowed=STORES)
+    env = t.pairs("env")
+    for name, template in env:
+        for placeholder in sorted(_placeholders(template)):
+            if placeholder not in ENV_PLACEHOLDERS:
+                t.fail("env", dict(env), f"{name} names {{{placeholder}}}; it may name "
+                       + ", ".join("{" + p + "}" for p in ENV_PLACEHOLDERS))
+            needs = ENV_PLACEHOLDERS[placeholder]
+            if needs is not None and needs not in stores:
+                t.fail("env", dict(env), f"{name} names {{{placeholder}}}, but {needs} is "
+                       "not among stores")
+    headers = t.pairs("headers")
+    _check_placeholders(t, "headers", dict(headers), _ALWAYS | {"thread"})
+    user_ids = t.text("user-ids")
+    if user_ids is not None:
+        try:
+            re.compile(user_ids)
+        except re.error as exc:
+            t.fail("user-ids", user_ids, f"is not a regular expression: {exc}")
+    routes, run = _requests(t)
+    reset_table = t.sub("reset")
+    refusal = t.sub("refusal")
+    statuses: tuple[int, ...] = (401, 403)
+    if refusal is not None:
+        statuses = refusal.statuses("statuses", statuses)
+        refusal.done()
+    spec = AsgiSpec(
+        app=app, stores=stores, routes=routes, run=run,
+        credentials=_credentials(t.sub("credentials"), read or _read_text),
+        events=_events(t.sub("events")), factory=t.flag("factory", False),
+        lifespan=t.flag("lifespan", True), env=env, headers=headers, refusal=statuses,
+        user_ids=user_ids, reset=None if reset_table is None else _route(reset_table, None),
+        source=source,
+    )
+    for tool, route in (routes or {}).items():
+        clash = sorted(set(route.absent) & set(statuses))
+        if clash:
+            t.fail("refusal", list(statuses), f"{clash[0]} is also routes.{tool}.absent; a "
+                   "status cannot mean both 'not yours' and 'no such item'")
+    t.done()
+    return spec
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as file:
+        return file.read()

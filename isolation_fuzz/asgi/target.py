@@ -1,0 +1,303 @@
+"""The ASGI app of an :class:`~isolation_fuzz.asgi.spec.AsgiSpec` as a Target.
+
+Design note.  Nothing here knows the app: a run is the declared requests, one per
+tool call, made through httpx's ASGI transport as whoever the token says (the
+token placed where the app reads it); a connection is a WebSocket served in
+process whose JSON frames become events by the declared field paths.  The answers
+are read as the contract wants them: a refusal status (401 and 403 unless
+declared) raises :class:`~isolation_fuzz.errors.Refused`, which the engine counts
+``refused`` for a valid identity and ``rejected`` for a forged one; a status the
+route declares ``absent`` is "no such item" (``recall`` gives None); any other
+error status fails the run, naming the request and what the app said.
+
+The app is imported after the declared environment is set, because apps read
+their settings at import time; a module imported by an earlier campaign of the
+same process is imported again, so each campaign's app sees that campaign's
+engines.  ``reset`` empties what the app stored under the campaign's namespace
+(the tables of its Postgres schema and ClickHouse database, the keys under its
+Redis prefix) and then calls the declared reset route, if any.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlencode
+
+from isolation_fuzz.asgi.setup import auth_config, empty_namespace, environ, environment, load_app
+from isolation_fuzz.asgi.spec import AsgiSpec, Placement, Route
+from isolation_fuzz.asgi.templates import MissingField, fill, fill_path, pick
+from isolation_fuzz.asgi.wire import Lifespan, WebSocketRefused, WebSocketSession
+from isolation_fuzz.capabilities import Capabilities
+from isolation_fuzz.errors import AuthError, MissingDependency, Refused, UsageError
+from isolation_fuzz.kit import EventNumbering, QueueEventStream, ServiceHandles
+from isolation_fuzz.model import Event, Plan, ToolCall
+from isolation_fuzz.tokens import AuthConfig
+
+__all__ = ["AppRequestFailed", "AsgiTarget", "asgi_factory"]
+
+
+class AppRequestFailed(RuntimeError):
+    """A request of a run got an error status that means neither refusal nor absence."""
+
+
+def _httpx() -> Any:
+    try:
+        import httpx
+    except ImportError as exc:
+        raise MissingDependency("httpx", extra="asgi") from exc
+    return httpx
+
+
+def _subject(token: str, claim: str) -> str:
+    """The user id a token names, read without verifying (it is the fuzzer's own token)."""
+    import jwt
+
+    try:
+        value = jwt.decode(token, options={"verify_signature": False}).get(claim)
+    except jwt.PyJWTError:
+        return ""
+    return value if isinstance(value, str) else ""
+
+
+class AsgiTarget:
+    """One ASGI app, driven through its own routes and WebSocket."""
+
+    def __init__(self, spec: AsgiSpec, app: Any, auth: AuthConfig,
+                 handles: ServiceHandles) -> None:
+        httpx = _httpx()
+        self.spec, self.app, self.auth, self.handles = spec, app, auth, handles
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://app.test",
+        )
+        self._ids = itertools.count(1)
+        self.capabilities = _capabilities(spec)
+
+    # -- requests ------------------------------------------------------------------
+
+    def _placed(self, token: str, placement: Placement) -> dict[str, Any]:
+        credential = placement.format.replace("{token}", token)
+        if placement.where == "header":
+            return {"headers": {placement.name: credential}}
+        if placement.where == "cookie":
+            return {"headers": {"cookie": f"{placement.name}={credential}"}}
+        if placement.where == "query":
+            return {"params": {placement.name: credential}}
+        return {"subprotocols": [credential]}
+
+    async def _request(self, route: Route, token: str | None, values: Mapping[str, str]) -> Any:
+        placed = self._placed(token, self.spec.credentials.http) if token is not None else {}
+        headers = {k: fill(v, values) for k, v in self.spec.headers}
+        headers.update(placed.get("headers", {}))
+        params = {k: fill(v, values) for k, v in route.query}
+        params.update(placed.get("params", {}))
+        path = fill_path(route.path, values)
+        body = None if route.json is None else fill(route.json, values)
+        response = await self.client.request(
+            route.method, path, params=params or None, headers=headers, json=body,
+        )
+        said = f"{route.method} {route.path}"
+        if response.status_code in self.spec.refusal:
+            raise Refused(f"{said} answered {response.status_code}")
+        if response.status_code in route.absent:
+            return None
+        if response.status_code >= 400:
+            raise AppRequestFailed(
+                f"{said} answered {response.status_code}: {response.text[:200]}"
+            )
+        if not response.content:
+            return None
+        try:
+            data = response.json()
+        except ValueError:
+            data = response.text
+        try:
+            return pick(data, route.result)
+        except MissingField as exc:
+            raise AppRequestFailed(f"{said}: the answer has {exc}; fix its result path") from None
+
+    async def run(self, token: str, thread_id: str, plan: Plan, run_id: str) -> list[Any]:
+        """``plan`` as the declared requests: one per tool call, or one for the run."""
+        user = _subject(token, self.auth.subject_claim)
+        base = {"user": user, "run": run_id, "thread": thread_id}
+        if self.spec.run is None:
+            assert self.spec.routes is not None
+            return [await self._request(self.spec.routes[call.tool], token,
+                                        {**base, **_arguments(call)}) for call in plan]
+        declared = self.spec.run
+        calls = [fill(declared.tools[call.tool], _arguments(call)) for call in plan]
+        answer = await self._request(declared.route, token, {**base, "plan": calls})  # type: ignore[dict-item]
+        said = f"{declared.route.method} {declared.route.path}"
+        try:
+            results = pick(answer, declared.results)
+        except MissingField as exc:
+            raise AppRequestFailed(f"{said}: the answer has {exc}; fix run.results") from None
+        if not isinstance(results, list) or len(results) != len(plan):
+            raise AppRequestFailed(
+                f"{said}: run.results should be a list of {len(plan)} results (one per tool "
+                f"call), got {_brief(results)}"
+            )
+        try:
+            return [pick(item, declared.result) for item in results]
+        except MissingField as exc:
+            raise AppRequestFailed(f"{said}: a result has {exc}; fix run.result") from None
+
+    # -- events --------------------------------------------------------------------
+
+    async def connect(self, token: str) -> QueueEventStream:
+        """A WebSocket as whoever ``token`` says; a refused handshake is an AuthError."""
+        events = self.spec.events
+        if events is None:
+            raise UsageError("the app declares no events table, so it cannot be connected to")
+        user = _subject(token, self.auth.subject_claim)
+        placed = self._placed(token, self.spec.credentials.websocket)
+        query = {k: fill(v, {"user": user}) for k, v in events.query}
+        query.update(placed.get("params", {}))
+        headers = [(b"host", b"app.test")] + [
+            (k.lower().encode(), str(v).encode()) for k, v in placed.get("headers", {}).items()
+        ]
+        scope = {
+            "type": "websocket", "asgi": {"version": "3.0"}, "scheme": "ws",
+            "http_version": "1.1", "path": events.websocket, "raw_path": events.websocket.encode(),
+            "query_string": urlencode(query).encode(), "root_path": "", "headers": headers,
+            "client": ("127.0.0.1", 50000), "server": ("app.test", 80),
+            "subprotocols": placed.get("subprotocols", []), "state": {},
+        }
+        connection_id = f"ws-{next(self._ids)}"
+        numbering = EventNumbering()
+        stream: QueueEventStream
+
+        def received(frame: str | bytes) -> None:
+            event = self._event(frame, user, numbering)
+            if event is not None:
+                stream.put(event)
+
+        session = WebSocketSession(self.app, scope, received)
+        stream = QueueEventStream(connection_id, flush=_settle, on_close=session.aclose)
+        try:
+            await session.open()
+        except WebSocketRefused as exc:
+            raise AuthError(f"the app refused the WebSocket: {exc}") from None
+        return stream
+
+    def _event(self, frame: str | bytes, user: str, numbering: EventNumbering) -> Event | None:
+        events = self.spec.events
+        assert events is not None
+        try:
+            data = json.loads(frame)
+        except ValueError:
+            return None  # not JSON: no agent event (a ping, a greeting)
+        kind = _field(data, events.kind)
+        if not isinstance(kind, str) or kind in events.ignore:
+            return None
+        run = _field(data, events.run)
+        if not isinstance(run, str):
+            return None  # no run to attribute it to: a frame of the connection itself
+        owner = _field(data, events.user)
+        seq = _field(data, events.seq)
+        return Event(
+            kind, owner if isinstance(owner, str) else user,
+            str(_field(data, events.thread) or ""), run,
+            seq if isinstance(seq, int) and not isinstance(seq, bool) else numbering.next(run),
+            data if isinstance(data, dict) else {"frame": data},
+        )
+
+    # -- the rest of the contract ------------------------------------------------------
+
+    async def residue(self, run_id: str) -> Mapping[str, list[str]]:
+        return {}
+
+    async def reset(self) -> None:
+        """Empty what the app stored under the campaign's namespace, then its reset route."""
+        await empty_namespace(self.handles, self.spec.stores)
+        if self.spec.reset is not None:
+            await self._request(self.spec.reset, None, {"user": "", "run": "", "thread": ""})
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+async def _settle() -> None:
+    # Frames sent from a run's task arrive as they are sent; a few loop passes let
+    # a handler that forwards through a task of its own deliver too.
+    import asyncio
+
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def _brief(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) < 80 else text[:77] + "..."
+
+
+def _field(data: Any, path: str | None) -> Any:
+    if path is None:
+        return None
+    try:
+        return pick(data, path)
+    except MissingField:
+        return None
+
+
+def _arguments(call: ToolCall) -> dict[str, str]:
+    out = {}
+    if call.key is not None:
+        out["key"] = call.key
+    if call.value is not None:
+        out["value"] = call.value
+    return out
+
+
+def _capabilities(spec: AsgiSpec) -> Capabilities:
+    # The app has one data space, whichever engines hold it: plans draw one store
+    # (the first declared), and the other engines run as its services, so a note
+    # written "to postgres" is not expected to be missing when read "from redis".
+    data, others = spec.stores[:1], spec.stores[1:]
+    events = spec.events
+    rule: Callable[[str], bool] | None = None
+    if spec.user_ids is not None:
+        pattern = re.compile(spec.user_ids)
+
+        def rule(uid: str) -> bool:
+            return pattern.fullmatch(uid) is not None
+
+        rule.__name__ = f"matches {spec.user_ids!r}"
+    if events is None:
+        return Capabilities(stores=data, services=others, user_ids=rule)  # type: ignore[arg-type]
+    return Capabilities(
+        stores=data, services=others,  # type: ignore[arg-type]
+        event_kinds=events.kinds, begin_kinds=events.begin, end_kinds=events.end,
+        user_ids=rule,
+    )
+
+
+def asgi_factory(spec: AsgiSpec) -> Any:
+    """A target factory for ``spec``, carrying its capabilities and its auth config."""
+
+    @asynccontextmanager
+    async def open_app(
+        target_spec: Any, services: Any, auth: AuthConfig
+    ) -> AsyncIterator[AsgiTarget]:
+        handles = ServiceHandles.of(services)
+        with environ(environment(spec, handles, auth)):
+            app = load_app(spec)
+            lifespan = Lifespan(app)
+            if spec.lifespan:
+                await lifespan.start()
+            target = AsgiTarget(spec, app, auth, handles)
+            try:
+                yield target
+            finally:
+                try:
+                    await target.aclose()
+                finally:
+                    await lifespan.stop()
+
+    open_app.capabilities = _capabilities(spec)  # type: ignore[attr-defined]
+    open_app.auth_config = lambda: auth_config(spec)  # type: ignore[attr-defined]
+    return open_app
