@@ -118,5 +118,16 @@ def _violation_lines(result: CampaignResult, finding: Finding) -> list[str]:
     rerun = "" if result.seed is None else f" --seed {result.seed}"
     rerun += "" if finding.points == "auto" else f" --points {finding.points}"
     lines.append("")
-    lines.append(f"re-run with: isolation-fuzz run --target {result.target.name}{rerun}")
+    lines.append(f"re-run with: {_app_override(result.target.name)}isolation-fuzz run "
+                 f"--target {result.target.name}{rerun}")
     return lines
+
+
+def _app_override(target: str) -> str:
+    """``ISOLATION_FUZZ_ASGI_APP=... `` when this run fuzzed another app than its table's."""
+    import os
+
+    from isolation_fuzz.asgi import APP_ENV
+
+    app = os.environ.get(APP_ENV) if target == "asgi" else None
+    return f"{APP_ENV}={app} " if app else ""

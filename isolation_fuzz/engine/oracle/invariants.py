@@ -253,6 +253,24 @@ def read_your_writes(history: History) -> list[Violation]:
     return [_read_violation(history, f) for f in reads.read_findings(history)]
 
 
+def _what_culprits_did(history: History, f: reads.ReadFinding) -> str:
+    """``forgot on S``, ``wrote 'k' on S``, or both: what the suspect runs really did.
+
+    A suspect is a run that forgets on the store or another identity's run that wrote
+    the same key name; saying "forgot" of a run that only wrote misled (issue 20).
+    """
+    store = f.result.call.store
+    did = []
+    for run_id in f.culprits:
+        run = history.runs.get(run_id)
+        calls = run.plan if run is not None else ()
+        if any(c.tool == "forget" and c.store == store for c in calls):
+            did.append(f"forgot on {store}")
+        else:
+            did.append(f"wrote {f.key!r} on {store}")
+    return " or ".join(dict.fromkeys(did))
+
+
 def _read_violation(history: History, f: reads.ReadFinding) -> Violation:
     r, call = f.result, f.result.call
     who = _who(history, f.identity)
@@ -266,7 +284,7 @@ def _read_violation(history: History, f: reads.ReadFinding) -> Violation:
         owners = ", ".join(dict.fromkeys(
             _who(history, history.owner_of_run(c) or "?") for c in f.culprits
         ))
-        verb = "cleaned up" if call.tool == "scratch" else "forgot on " + call.store
+        verb = "cleaned up" if call.tool == "scratch" else _what_culprits_did(history, f)
         blame = f"; meanwhile run(s) {', '.join(f.culprits)} of {owners} {verb}"
     if call.tool == "recall":
         text = (f"recalled {f.key!r} from {call.store} {where} and got {_short(f.got)}, but "

@@ -146,6 +146,20 @@ def test_data_gone_while_another_identity_forgot_on_the_store_names_it() -> None
     assert "meanwhile run(s) r3 of B ('u10') forgot on redis" in v.message
 
 
+def test_data_gone_while_another_identity_only_wrote_that_name_says_wrote_not_forgot() -> None:
+    # Issue 20: a value destroyed while another identity wrote the same key name was
+    # explained as "forgot", though that run had only remembered.
+    h = _history()
+    _run(h, 1, "r1", "A", [remember(KA, V1)], ["ok"])
+    _start(h, 3, "r2", "A", [AGGREGATE])
+    _run(h, 4, "r3", "B", [remember(KA, V2)], ["ok"])  # written under A, say
+    _finish(h, 6, "r2", [[]])
+    (v,) = oracle.read_your_writes(h)
+    assert v.anomaly == "DataDestroyedByAnotherIdentity"
+    assert f"meanwhile run(s) r3 of B ('u10') wrote {KA!r} on redis" in v.message
+    assert "forgot" not in v.message
+
+
 def test_a_failed_writer_may_have_written_anything_up_to_its_failure() -> None:
     h = _history()
     _run(h, 1, "r1", "A", [remember(KA, V1)], ["ok"])
