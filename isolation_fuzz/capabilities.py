@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from isolation_fuzz.tokens import AuthConfig
 
 __all__ = [
+    "DATA_SCOPES",
     "DEFAULT_BEGIN_KINDS",
     "DEFAULT_END_KINDS",
     "Capabilities",
@@ -76,6 +77,8 @@ __all__ = [
 
 DEFAULT_BEGIN_KINDS: tuple[str, ...] = ("agent_started",)
 DEFAULT_END_KINDS: tuple[str, ...] = ("agent_completed",)
+#: Where a system may keep a user's data (``Capabilities.data_scope``).
+DATA_SCOPES: tuple[str, ...] = ("user", "thread", "run")
 
 def _names(what: str, value: object) -> tuple[str, ...]:
     """``value`` as a tuple of names; one bare string is one name, not its letters."""
@@ -122,6 +125,12 @@ class Capabilities:
             but keeps no user data of its own in that the fuzzer could address
             separately (an ASGI app whose one data space spans Postgres and a Redis
             cache declares ``stores=("postgres",)``, ``services=("redis",)``).
+        data_scope: Where the system keeps a user's data: ``user`` (one memory per
+            user, across threads: the default), ``thread`` (per user and thread, as
+            a conversation's memory) or ``run``.  ``read_your_writes`` expects a
+            read to agree with the identity's own writes in that scope only.
+        thread_ids: A predicate ``str -> bool`` of the thread ids the system
+            accepts (its own rule, apart from ``user_ids``); None accepts any.
     """
 
     stores: tuple[Store, ...] = STORES
@@ -131,8 +140,15 @@ class Capabilities:
     user_ids: Callable[[str], bool] | SearchStrategy[str] | None = None
     tools: tuple[str, ...] = CORE_TOOLS
     services: tuple[Store, ...] = ()
+    data_scope: str = "user"
+    thread_ids: Callable[[str], bool] | None = None
 
     def __post_init__(self) -> None:
+        if self.data_scope not in DATA_SCOPES:
+            raise UsageError(
+                f"capabilities: data_scope {self.data_scope!r} is not one of "
+                f"{', '.join(DATA_SCOPES)}"
+            )
         stores = _names("stores", self.stores)
         unknown = [s for s in stores if s not in STORES]
         if unknown:
@@ -184,6 +200,11 @@ class Capabilities:
                 "capabilities: tools is empty; declare at least one of " + ", ".join(TOOLS)
             )
         object.__setattr__(self, "tools", tuple(t for t in TOOLS if t in tools))
+        if self.thread_ids is not None and not callable(self.thread_ids):
+            raise UsageError(
+                f"capabilities: thread_ids must be a predicate (str -> bool), not "
+                f"{type(self.thread_ids).__name__} {self.thread_ids!r}"
+            )
         rule = self.user_ids
         if rule is not None and not callable(rule) and not _is_strategy(rule):
             raise UsageError(
@@ -237,6 +258,9 @@ class Capabilities:
             "user_ids": described,
             "tools": list(self.tools),
             "services": list(self.services),
+            "data_scope": self.data_scope,
+            "thread_ids": None if self.thread_ids is None else getattr(
+                self.thread_ids, "__name__", "predicate"),
         }
 
     @classmethod

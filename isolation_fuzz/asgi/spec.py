@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from isolation_fuzz.asgi._table import Table as _Table
 from isolation_fuzz.asgi._table import placeholders as _placeholders
+from isolation_fuzz.capabilities import DATA_SCOPES
 from isolation_fuzz.model import CORE_TOOLS, STORES
 from isolation_fuzz.tokens import ALGORITHMS
 
@@ -146,6 +147,8 @@ class AsgiSpec:
     headers: tuple[tuple[str, str], ...] = ()
     refusal: tuple[int, ...] = (401, 403)
     user_ids: str | None = None
+    thread_ids: str | None = None
+    data_scope: str = "user"
     reset: Route | None = None
     source: str = field(default="", compare=False)
 
@@ -349,12 +352,14 @@ def parse_spec(
                        "not among stores")
     headers = t.pairs("headers")
     _check_placeholders(t, "headers", dict(headers), _ALWAYS | {"thread"})
-    user_ids = t.text("user-ids")
-    if user_ids is not None:
-        try:
-            re.compile(user_ids)
-        except re.error as exc:
-            t.fail("user-ids", user_ids, f"is not a regular expression: {exc}")
+    user_ids, thread_ids = t.text("user-ids"), t.text("thread-ids")
+    for key, pattern in (("user-ids", user_ids), ("thread-ids", thread_ids)):
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                t.fail(key, pattern, f"is not a regular expression: {exc}")
+    data_scope = t.choice("data-scope", DATA_SCOPES, "user")
     routes, run = _requests(t)
     reset_table = t.sub("reset")
     refusal = t.sub("refusal")
@@ -367,7 +372,8 @@ def parse_spec(
         credentials=_credentials(t.sub("credentials"), read or _read_text),
         events=_events(t.sub("events")), factory=t.flag("factory", False),
         lifespan=t.flag("lifespan", True), env=env, headers=headers, refusal=statuses,
-        user_ids=user_ids, reset=None if reset_table is None else _route(reset_table, None),
+        user_ids=user_ids, thread_ids=thread_ids, data_scope=data_scope,
+        reset=None if reset_table is None else _route(reset_table, None),
         source=source,
     )
     for tool, route in (routes or {}).items():

@@ -259,21 +259,26 @@ def _capabilities(spec: AsgiSpec) -> Capabilities:
     # written "to postgres" is not expected to be missing when read "from redis".
     data, others = spec.stores[:1], spec.stores[1:]
     events = spec.events
-    rule: Callable[[str], bool] | None = None
-    if spec.user_ids is not None:
-        pattern = re.compile(spec.user_ids)
+    declared: dict[str, Any] = {
+        "stores": data, "services": others, "data_scope": spec.data_scope,
+        "user_ids": _matcher(spec.user_ids), "thread_ids": _matcher(spec.thread_ids),
+    }
+    if events is not None:
+        declared.update(event_kinds=events.kinds, begin_kinds=events.begin, end_kinds=events.end)
+    return Capabilities(**declared)
 
-        def rule(uid: str) -> bool:
-            return pattern.fullmatch(uid) is not None
 
-        rule.__name__ = f"matches {spec.user_ids!r}"
-    if events is None:
-        return Capabilities(stores=data, services=others, user_ids=rule)  # type: ignore[arg-type]
-    return Capabilities(
-        stores=data, services=others,  # type: ignore[arg-type]
-        event_kinds=events.kinds, begin_kinds=events.begin, end_kinds=events.end,
-        user_ids=rule,
-    )
+def _matcher(pattern: str | None) -> Callable[[str], bool] | None:
+    """A predicate that a whole id matches ``pattern`` (None for no rule)."""
+    if pattern is None:
+        return None
+    compiled = re.compile(pattern)
+
+    def matches(uid: str) -> bool:
+        return compiled.fullmatch(uid) is not None
+
+    matches.__name__ = f"matches {pattern!r}"
+    return matches
 
 
 def asgi_factory(spec: AsgiSpec) -> Any:

@@ -78,6 +78,8 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("no stores", _drop("stores"), "needs stores"),
     ("stores empty", _set("stores", []), "stores = []: wants a non-empty list"),
     ("unknown store", _set("stores", ["mongo"]), "'mongo' is not one of redis"),
+    ("bad thread-ids regex", _set("thread-ids", "*"), "thread-ids = '*': is not a regular"),
+    ("unknown data scope", _set("data-scope", "tenant"), "data-scope = 'tenant': is not one of user"),
     ("factory not bool", _set("factory", "yes"), "factory = 'yes': wants true or false"),
     ("lifespan not bool", _set("lifespan", 1), "lifespan = 1: wants true or false"),
     ("bad user-ids regex", _set("user-ids", "(["), "user-ids = '([': is not a regular"),

@@ -101,7 +101,8 @@ class IsolationMachine(RuleBasedStateMachine):
 
     def _thread(self, data: st.DataObject) -> str:
         user_ids = list(self.ex.user_ids().values())
-        return data.draw(thread_ids(user_ids), label="thread")
+        accepts = self.harness.capabilities.thread_ids
+        return data.draw(thread_ids(user_ids, accepts), label="thread")
 
     # -- rules ---------------------------------------------------------------------
 

@@ -216,6 +216,8 @@ class Declared:
         parts = [f"stores {', '.join(caps.stores)}"]
         if caps.services:
             parts[0] += f" (with {', '.join(caps.services)} running)"
+        if caps.data_scope != "user":
+            parts.append(f"data kept per {caps.data_scope}")
         if not caps.exact_lifecycle:
             parts.append(
                 f"{len(caps.event_kinds)} event kinds (begin {'|'.join(caps.begin_kinds)}, "

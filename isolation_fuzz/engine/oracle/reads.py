@@ -103,10 +103,17 @@ class ReadFinding:
 
 
 class _Model:
-    """The writes of every identity, indexed per (identity, store) and key."""
+    """The writes of every identity, indexed per (identity, space) and key.
+
+    A space is where a target keeps an identity's data (issue 20): a store, for data
+    kept per user (the default); a store and a thread, for data kept per thread (a
+    conversation's memory); a store and a run, for data kept per run.  A read agrees
+    with the identity's own writes in its own space, and with nothing else.
+    """
 
     def __init__(self, history: History) -> None:
         self.history = history
+        self.scope = history.capabilities.data_scope
         self.memory: dict[tuple[str, str], dict[str | None, list[Write]]] = {}
         self.kept: dict[str, str] = {}  # kept scratch value -> the run that kept it
         self.forgetters: dict[str, list[RunStarted]] = {}  # store -> runs that forget there
@@ -123,7 +130,7 @@ class _Model:
                 value = call.value if call.tool == "remember" else None
                 write = Write(run.run_id, index, run.step, finish, ok, call.key, value,
                               run.run_id not in history.tasked)
-                keys = self.memory.setdefault((run.identity, call.store), {})
+                keys = self.memory.setdefault((run.identity, self.space(run, call.store)), {})
                 keys.setdefault(call.key, []).append(write)
                 self.suspect(run, call)
 
@@ -134,13 +141,22 @@ class _Model:
         where a system forgets the owner (an upsert deleting by name): such names are
         the shared ones (``isolation_fuzz.strategies.plans.SHARED_KEYS``), as the marked differ.
         """
+        space = self.space(run, call.store)
         if call.tool == "forget":
-            mine = self.forgetters.setdefault(call.store, [])
+            mine = self.forgetters.setdefault(space, [])
             if not mine or mine[-1] is not run:
                 mine.append(run)
-        named = self.namers.setdefault((call.store, call.key), [])
+        named = self.namers.setdefault((space, call.key), [])
         if not named or named[-1] is not run:
             named.append(run)
+
+    def space(self, run: RunStarted, store: str) -> str:
+        """Where ``run``'s data on ``store`` lives, for the declared scope."""
+        if self.scope == "thread":
+            return f"{store}\0thread {run.thread_id}"
+        if self.scope == "run":
+            return f"{store}\0run {run.run_id}"
+        return store
 
     def span(self, run_id: str) -> tuple[int, int]:
         start = self.history.runs[run_id].step
@@ -245,14 +261,15 @@ def read_findings(history: History) -> list[ReadFinding]:
 def _gone(model: _Model, run: RunStarted, result: ToolResult, due: Write | None,
           key: str | None) -> tuple[str, tuple[str, ...]]:
     since = due.start if due is not None else run.step
-    suspects = model.destroyers(run.identity, result.call.store, since, result.step, key)
+    suspects = model.destroyers(run.identity, model.space(run, result.call.store), since,
+                                result.step, key)
     return _missing(run.identity, [r for r in suspects if r.identity != run.identity],
                     run.run_id)
 
 
 def _recall(model: _Model, run: RunStarted, result: ToolResult) -> list[ReadFinding]:
     call = result.call
-    writes = model.memory.get((run.identity, call.store), {}).get(call.key, [])
+    writes = model.memory.get((run.identity, model.space(run, call.store)), {}).get(call.key, [])
     expected, acceptable, due = model.legitimate(writes, run.run_id, result.index)
     got = result.result
     if any(got == value for value in acceptable):
@@ -272,7 +289,7 @@ def _list(model: _Model, run: RunStarted, result: ToolResult) -> list[ReadFindin
     listed = _strings(result.result)
     if listed is None:
         return []
-    store = result.call.store
+    store = model.space(run, result.call.store)
     mine = model.memory.get((run.identity, store), {})
     out = []
     for key in listed:
@@ -313,7 +330,7 @@ def _aggregate(model: _Model, run: RunStarted, result: ToolResult) -> list[ReadF
     values = _values(result.result)
     if values is None:
         return []
-    mine = model.memory.get((run.identity, result.call.store), {})
+    mine = model.memory.get((run.identity, model.space(run, result.call.store)), {})
     written = {w.value: key for key, writes in mine.items() for w in writes if w.value}
     out = []
     for key, writes in mine.items():

@@ -25,7 +25,7 @@ state machine's strategies, scaled up:
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from hypothesis import Phase, find, settings
 from hypothesis import strategies as st
@@ -36,7 +36,7 @@ from isolation_fuzz.engine.example.execution import canary_for, owned_key
 from isolation_fuzz.errors import UsageError
 from isolation_fuzz.model import Plan, ToolCall
 from isolation_fuzz.strategies.plans import KEY_POOL
-from isolation_fuzz.strategies.threads import THREAD_POOL
+from isolation_fuzz.strategies.threads import THREAD_POOL, thread_pool
 
 __all__ = ["Marker", "draw_plan", "draw_thread", "identity_name", "stress_user_ids"]
 
@@ -123,11 +123,15 @@ def draw_plan(rng: random.Random, capabilities: Capabilities, max_calls: int = 3
     return tuple(calls)
 
 
-def draw_thread(rng: random.Random, user_ids: list[str]) -> str:
-    """A thread from the shared pool, one time in eight a user's id."""
+def draw_thread(
+    rng: random.Random, user_ids: list[str], accepts: Callable[[str], bool] | None = None
+) -> str:
+    """A thread from the shared pool, one time in eight a user's id (as ``accepts`` says)."""
+    if accepts is not None:
+        user_ids = [uid for uid in user_ids if accepts(uid)]
     if user_ids and rng.random() < 0.125:
         return rng.choice(user_ids)
-    return rng.choice(THREAD_POOL)
+    return rng.choice(THREAD_POOL if accepts is None else thread_pool((), accepts))
 
 
 class Marker:

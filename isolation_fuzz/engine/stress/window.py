@@ -188,7 +188,7 @@ class Window:
                     await self._slot.wait()
                 continue
             name = rng.choice(names)
-            thread_id = draw_thread(rng, user_ids)
+            thread_id = draw_thread(rng, user_ids, self.harness.capabilities.thread_ids)
             plan = marker.mark(name, draw_plan(rng, self.harness.capabilities))
             index += 1
             self._in_flight += 1

@@ -259,3 +259,53 @@ def test_key_marks_are_derived_per_identity_and_distinct() -> None:
     assert len(set(marks)) == len(marks)
     assert marks == [key_mark_for(name) for name in NAMES]  # derived, not drawn
     assert read_findings(_history()) == []
+
+
+# -- where data lives (issue 20) -------------------------------------------------------
+
+
+def _scoped(scope: str) -> History:
+    from isolation_fuzz.capabilities import Capabilities
+
+    h = History(Capabilities(data_scope=scope))
+    h.add_identity("A", "u1")
+    for marker in (CA, CA2, MA):
+        h.canaries.register(marker, "A")
+    return h
+
+
+def _on(h: History, step: int, run_id: str, thread: str, calls: list[ToolCall],
+        results: list[Any]) -> None:
+    h.append(RunStarted(step, run_id, "A", "u1", thread, tuple(calls)))
+    _finish(h, step + 1, run_id, results)
+
+
+def test_per_thread_data_is_expected_only_in_its_thread() -> None:
+    # A correct app whose notes live per thread: t2 has none of t1's notes, which a
+    # per-user model calls a lost write.
+    found = {}
+    for scope in ("user", "thread"):
+        h = _scoped(scope)
+        _on(h, 1, "r1", "t1", [remember(KA, V1)], ["ok"])
+        _on(h, 3, "r2", "t2", [ToolCall("recall", "redis", KA)], [None])
+        found[scope] = _found(h)
+    assert found == {"user": [("LostWrite", "r2", 4, ("A",))], "thread": []}
+
+
+def test_per_thread_data_must_still_agree_with_the_threads_own_writes() -> None:
+    # t2's value read back in t1 is right for a per-user app and wrong per thread.
+    found = {}
+    for scope in ("user", "thread"):
+        h = _scoped(scope)
+        _on(h, 1, "r1", "t1", [remember(KA, V1)], ["ok"])
+        _on(h, 3, "r2", "t2", [remember(KA, V2)], ["ok"])
+        _on(h, 5, "r3", "t1", [ToolCall("recall", "redis", KA)], [V2])
+        found[scope] = _found(h)
+    assert found == {"user": [], "thread": [("LostWrite", "r3", 6, ("A",))]}
+
+
+def test_per_run_data_expects_nothing_of_earlier_runs() -> None:
+    h = _scoped("run")
+    _on(h, 1, "r1", "t1", [remember(KA, V1), ToolCall("recall", "redis", KA)], ["ok", V1])
+    _on(h, 3, "r2", "t1", [ToolCall("recall", "redis", KA)], [None])
+    assert _found(h) == []
