@@ -118,7 +118,7 @@ class RunRoute:
 class Events:
     """Where a connection's events arrive and what a frame's fields mean."""
 
-    websocket: str
+    websocket: str | None
     kind: str
     kinds: tuple[str, ...]
     begin: tuple[str, ...]
@@ -129,6 +129,7 @@ class Events:
     seq: str | None = None
     ignore: tuple[str, ...] = ()
     query: tuple[tuple[str, str], ...] = ()
+    sse: str | None = None  # a server-sent events route, instead of a WebSocket
 
 
 @dataclass(frozen=True)
@@ -252,9 +253,13 @@ def _credentials(t: _Table | None, read: Callable[[str], str]) -> Credentials:
 def _events(t: _Table | None) -> Events | None:
     if t is None:
         return None
-    path = t.text("websocket", required=True)
-    if not path.startswith("/"):
-        t.fail("websocket", path, "must start with /")
+    path, sse = t.text("websocket"), t.text("sse")
+    if (path is None) == (sse is None):
+        t.fail(None, None, "needs websocket (a WebSocket path) or sse (a server-sent events "
+               "route)" + (", not both" if path is not None else ""))
+    for key, route in (("websocket", path), ("sse", sse)):
+        if route is not None and not route.startswith("/"):
+            t.fail(key, route, "must start with /")
     kinds = t.names("kinds", required=True)
     begin = t.names("begin", required=True)
     end = t.names("end", required=True)
@@ -268,7 +273,7 @@ def _events(t: _Table | None) -> Events | None:
     _check_placeholders(t, "query", dict(query), {"user"})
     out = Events(
         path, t.text("kind", default="type"), kinds, begin, end, t.text("run"),
-        t.text("thread"), t.text("user"), t.text("seq"), t.names("ignore"), query,
+        t.text("thread"), t.text("user"), t.text("seq"), t.names("ignore"), query, sse,
     )
     t.done()
     return out

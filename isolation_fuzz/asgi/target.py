@@ -31,7 +31,7 @@ from urllib.parse import urlencode
 from isolation_fuzz.asgi.setup import auth_config, empty_namespace, environ, environment, load_app
 from isolation_fuzz.asgi.spec import AsgiSpec, Placement, Route
 from isolation_fuzz.asgi.templates import MissingField, fill, fill_path, pick
-from isolation_fuzz.asgi.wire import Lifespan, WebSocketRefused, WebSocketSession
+from isolation_fuzz.asgi.wire import EventSource, Lifespan, WebSocketRefused, WebSocketSession
 from isolation_fuzz.capabilities import Capabilities
 from isolation_fuzz.errors import AuthError, MissingDependency, Refused, UsageError
 from isolation_fuzz.kit import EventNumbering, QueueEventStream, ServiceHandles
@@ -149,25 +149,34 @@ class AsgiTarget:
     # -- events --------------------------------------------------------------------
 
     async def connect(self, token: str) -> QueueEventStream:
-        """A WebSocket as whoever ``token`` says; a refused handshake is an AuthError."""
+        """A WebSocket (or SSE stream) as whoever ``token`` says; a refusal is an AuthError."""
         events = self.spec.events
         if events is None:
             raise UsageError("the app declares no events table, so it cannot be connected to")
         user = _subject(token, self.auth.subject_claim)
-        placed = self._placed(token, self.spec.credentials.websocket)
+        sse = events.sse is not None
+        credentials = self.spec.credentials
+        placed = self._placed(token, credentials.http if sse else credentials.websocket)
         query = {k: fill(v, {"user": user}) for k, v in events.query}
         query.update(placed.get("params", {}))
         headers = [(b"host", b"app.test")] + [
             (k.lower().encode(), str(v).encode()) for k, v in placed.get("headers", {}).items()
         ]
-        scope = {
-            "type": "websocket", "asgi": {"version": "3.0"}, "scheme": "ws",
-            "http_version": "1.1", "path": events.websocket, "raw_path": events.websocket.encode(),
-            "query_string": urlencode(query).encode(), "root_path": "", "headers": headers,
-            "client": ("127.0.0.1", 50000), "server": ("app.test", 80),
-            "subprotocols": placed.get("subprotocols", []), "state": {},
+        path = events.sse if events.sse is not None else events.websocket
+        assert path is not None
+        scope: dict[str, Any] = {
+            "asgi": {"version": "3.0"}, "http_version": "1.1", "path": path,
+            "raw_path": path.encode(), "query_string": urlencode(query).encode(),
+            "root_path": "", "headers": headers, "client": ("127.0.0.1", 50000),
+            "server": ("app.test", 80), "state": {},
         }
-        connection_id = f"ws-{next(self._ids)}"
+        if sse:
+            scope.update(type="http", method="GET", scheme="http")
+            headers.append((b"accept", b"text/event-stream"))
+        else:
+            scope.update(type="websocket", scheme="ws",
+                         subprotocols=placed.get("subprotocols", []))
+        connection_id = f"{'sse' if sse else 'ws'}-{next(self._ids)}"
         numbering = EventNumbering()
         stream: QueueEventStream
 
@@ -176,12 +185,13 @@ class AsgiTarget:
             if event is not None:
                 stream.put(event)
 
-        session = WebSocketSession(self.app, scope, received)
+        session = (EventSource if sse else WebSocketSession)(self.app, scope, received)
         stream = QueueEventStream(connection_id, flush=_settle, on_close=session.aclose)
         try:
             await session.open()
         except WebSocketRefused as exc:
-            raise AuthError(f"the app refused the WebSocket: {exc}") from None
+            what = "event stream" if sse else "WebSocket"
+            raise AuthError(f"the app refused the {what}: {exc}") from None
         return stream
 
     def _event(self, frame: str | bytes, user: str, numbering: EventNumbering) -> Event | None:

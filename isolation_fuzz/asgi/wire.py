@@ -22,7 +22,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["Lifespan", "StartupFailed", "WebSocketRefused", "WebSocketSession"]
+__all__ = ["EventSource", "Lifespan", "StartupFailed", "WebSocketRefused", "WebSocketSession"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -186,3 +186,81 @@ class WebSocketSession:
             await self._inbox.put({"type": "websocket.disconnect", "code": 1000})
             await asyncio.wait({self._task}, timeout=1.0)
         await self._finish()
+
+
+class EventSource:
+    """One server-sent events stream of an app, served in process.
+
+    The request is sent, the app's response is read as it streams: a status other
+    than 200 refuses it (:class:`WebSocketRefused`, with the status as its code), and
+    each ``data:`` field of an event is handed to ``on_frame`` (several ``data:``
+    lines of one event joined by newlines, as the SSE format says).
+    """
+
+    def __init__(self, app: App, scope: Scope, on_frame: Callable[[str | bytes], None]) -> None:
+        self._app, self._scope, self._on_frame = app, scope, on_frame
+        self._inbox: asyncio.Queue[Message] = asyncio.Queue()
+        self._started = asyncio.get_running_loop().create_future()
+        self._task: asyncio.Task[None] | None = None
+        self._buffer = b""
+        self._data: list[str] = []
+
+    async def _receive(self) -> Message:
+        return await self._inbox.get()
+
+    async def _send(self, message: Message) -> None:
+        if message["type"] == "http.response.start" and not self._started.done():
+            status = message.get("status", 200)
+            if status == 200:
+                self._started.set_result(None)
+            else:
+                self._started.set_exception(WebSocketRefused(status, "answered"))
+        elif message["type"] == "http.response.body":
+            self._feed(message.get("body", b""))
+
+    def _feed(self, chunk: bytes) -> None:
+        self._buffer += chunk
+        *lines, self._buffer = self._buffer.replace(b"\r\n", b"\n").split(b"\n")
+        for raw in lines:
+            line = raw.decode("utf-8", "replace")
+            if not line:  # a blank line ends an event
+                if self._data:
+                    self._on_frame("\n".join(self._data))
+                self._data = []
+            elif line.startswith("data:"):
+                self._data.append(line[5:].removeprefix(" "))
+
+    async def _run(self) -> None:
+        try:
+            await self._app(self._scope, self._receive, self._send)
+        finally:
+            if not self._started.done():
+                self._started.set_exception(WebSocketRefused(None, "ended before answering"))
+
+    async def open(self) -> None:
+        """Send the request and wait for the app's 200; :class:`WebSocketRefused` if not."""
+        self._task = asyncio.create_task(self._run(), name=f"sse {self._scope['path']}")
+        await self._inbox.put({"type": "http.request", "body": b"", "more_body": False})
+        try:
+            await self._started
+        except WebSocketRefused:
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        """Tell the app the client went away, and let the response end."""
+        task = self._task
+        if task is None:
+            return
+        if not task.done():
+            await self._inbox.put({"type": "http.disconnect"})
+            await asyncio.wait({task}, timeout=1.0)
+        if not task.done():
+            task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise
+        except Exception:  # a stream failing as its client leaves is its own business
+            return

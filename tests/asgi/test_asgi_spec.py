@@ -134,6 +134,10 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("credentials unknown", _set("credentials.kid", "k1"), "credentials]: has unknown key 'kid'"),
     # events
     ("events no websocket", _drop("events.websocket"), "events]: needs websocket"),
+    ("events websocket and sse", _set("events.sse", "/stream"), ", not both"),
+    ("events relative sse", lambda d: (_drop("events.websocket")(d),
+                                       _set("events.sse", "stream")(d)),
+     "sse = 'stream': must start with /"),
     ("events relative path", _set("events.websocket", "ws"), "websocket = 'ws': must start with /"),
     ("events no kinds", _drop("events.kinds"), "events]: needs kinds"),
     ("begin not a kind", _set("events.begin", ["start"]), "'start' is not among kinds"),

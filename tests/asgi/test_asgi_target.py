@@ -232,3 +232,65 @@ def test_a_failure_reported_without_raising_is_the_apps_message() -> None:
             await lifespan.start()
 
     asyncio.run(scenario())
+
+
+def _sse_app() -> Starlette:
+    from starlette.responses import StreamingResponse
+
+    queues: dict[str, list[asyncio.Queue[str]]] = {}
+
+    def who(request: Request) -> str | None:
+        raw = request.headers.get("authorization", "").removeprefix("Bearer ")
+        try:
+            return str(jwt.decode(raw, SECRET, algorithms=["HS256"])["uid"])
+        except jwt.PyJWTError:
+            return None
+
+    async def stream(request: Request) -> Response:
+        user = who(request)
+        if user is None:
+            return Response(status_code=401)
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        queues.setdefault(user, []).append(queue)
+
+        async def body() -> Any:
+            yield ": a comment, no event\n\n"
+            while True:
+                frame = await queue.get()
+                yield f"event: update\ndata: {frame}\n\n"
+
+        return StreamingResponse(body(), media_type="text/event-stream")
+
+    async def save(request: Request) -> Response:
+        user = who(request)
+        if user is None:
+            return Response(status_code=401)
+        for queue in queues.get(user, []):
+            queue.put_nowait(json.dumps({"t": "saved", "meta": {"run": request.headers["x-run"]}}))
+        return JSONResponse({"ok": True})
+
+    return Starlette(routes=[Route("/stream", stream), Route("/threads/{thread}/notes/{key}",
+                                                              save, methods=["PUT"])])
+
+
+def test_a_server_sent_events_route_is_a_connection_too() -> None:
+    table = _table("header")
+    table["events"] = {**table["events"], "sse": "/stream"}
+    del table["events"]["websocket"]
+    spec = parse_spec(table, "pyproject.toml")
+    auth = auth_config(spec)
+
+    async def scenario() -> list[Any]:
+        target = AsgiTarget(spec, _sse_app(), auth, handles=None)  # type: ignore[arg-type]
+        token = mint_token(auth, "ann")
+        stream = await target.connect(token)
+        await target.run(token, "t1", (ToolCall("remember", "redis", "k", "v"),), "r9")
+        await stream.sync()
+        events = stream.take()
+        await stream.aclose()
+        with pytest.raises(AuthError, match="refused the event stream"):
+            await target.connect(forge_token(auth, "garbage", "ann"))
+        return events
+
+    events = asyncio.run(scenario())
+    assert [(e.kind, e.run_id, e.user_id) for e in events] == [("saved", "r9", "ann")]
