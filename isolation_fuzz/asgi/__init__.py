@@ -11,10 +11,11 @@ connection is a WebSocket served in process.  So the app's own handlers run insi
 the runs, and are interleaved at every await they make.
 
 Its modules, in the order a campaign uses them: ``spec`` (the table, read strictly,
-with ``_table``), ``setup`` (the tokens in the app's format, the environment, the
-import, the reset), ``target`` (runs and connections as requests and frames, with
-``templates`` for placeholders and result paths), ``wire`` (the ASGI lifespan and
-WebSocket protocols, served in process).
+with ``_table``, into the frozen ``records``); ``setup`` (the tokens in the app's
+format, the environment, the import, the reset); ``target`` (runs and connections as
+requests and frames, with ``templates`` for placeholders and result paths, and
+``login`` for apps that issue their own tokens); ``wire`` (the ASGI lifespan,
+WebSocket and server-sent events protocols, served in process).
 
 This floor stands on the target protocol, the kit, the tokens and the records; it
 imports nothing of the engine, the platform, the CLI or the reporters.  httpx is
@@ -26,7 +27,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from isolation_fuzz.asgi.spec import AsgiSpec, parse_spec
+from isolation_fuzz.asgi.records import AsgiSpec
+from isolation_fuzz.asgi.spec import parse_spec
 
 __all__ = ["APP_ENV", "AsgiSpec", "open_from_pyproject", "parse_spec", "spec_from_pyproject"]
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from isolation_fuzz.asgi.spec import AsgiSpec
+from isolation_fuzz.asgi.records import AsgiSpec
 from isolation_fuzz.asgi.templates import fill
 from isolation_fuzz.errors import UsageError
 from isolation_fuzz.kit import ServiceHandles

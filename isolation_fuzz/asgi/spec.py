@@ -17,25 +17,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from isolation_fuzz.asgi._table import Table as _Table
 from isolation_fuzz.asgi._table import placeholders as _placeholders
+from isolation_fuzz.asgi.records import (
+    AsgiSpec,
+    Credentials,
+    Events,
+    Placement,
+    Route,
+    RunRoute,
+)
 from isolation_fuzz.capabilities import DATA_SCOPES
 from isolation_fuzz.model import CORE_TOOLS, STORES
 from isolation_fuzz.tokens import ALGORITHMS
 
-__all__ = [
-    "ENV_PLACEHOLDERS",
-    "AsgiSpec",
-    "Credentials",
-    "Events",
-    "Placement",
-    "Route",
-    "RunRoute",
-    "parse_spec",
-]
+__all__ = ["ENV_PLACEHOLDERS", "parse_spec"]
 
 TABLE = "tool.isolation-fuzz.asgi"
 
@@ -55,103 +53,6 @@ _REQUEST_PLACEHOLDERS = {
 _ALWAYS = {"user", "run"}
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
-Where = Literal["header", "cookie", "query", "subprotocol"]
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a credential goes: ``header``, ``cookie``, ``query`` or ``subprotocol``.
-
-    ``name`` is the header, cookie or query parameter; ``format`` wraps the token
-    (``"Bearer {token}"`` for an ``Authorization`` header).
-    """
-
-    where: Where = "header"
-    name: str = "Authorization"
-    format: str = "Bearer {token}"
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """How the app verifies its tokens: the claims, the algorithm and the key."""
-
-    algorithm: str = "HS256"
-    secret: str | None = field(default=None, repr=False)  # HS256: the app's own secret
-    private_key: str | None = field(default=None, repr=False)  # asymmetric: a PEM
-    issuer: str | None = None
-    audience: str | None = None
-    subject_claim: str = "sub"
-    claims: tuple[tuple[str, Any], ...] = ()
-    lifetime: int = 3600
-    http: Placement = Placement()
-    websocket: Placement = Placement()
-
-
-@dataclass(frozen=True)
-class Route:
-    """One request: method, path template, query and JSON body templates, result path."""
-
-    method: str
-    path: str
-    query: tuple[tuple[str, str], ...] = ()
-    json: Any = None
-    result: str | None = None
-    absent: tuple[int, ...] = ()  # statuses that mean "no such item" (recall: None)
-
-
-@dataclass(frozen=True)
-class RunRoute:
-    """One request per run that carries the whole plan (an agent's chat or run endpoint).
-
-    ``route``'s templates may name ``{plan}``: the list of the run's tool calls, each
-    made from its ``tools`` template.  ``results`` is the path of the list of the
-    calls' results in the answer, in the plan's order; ``result`` picks from each.
-    """
-
-    route: Route
-    tools: Mapping[str, Any]
-    results: str | None = None
-    result: str | None = None
-
-
-@dataclass(frozen=True)
-class Events:
-    """Where a connection's events arrive and what a frame's fields mean."""
-
-    websocket: str | None
-    kind: str
-    kinds: tuple[str, ...]
-    begin: tuple[str, ...]
-    end: tuple[str, ...]
-    run: str | None = None
-    thread: str | None = None
-    user: str | None = None
-    seq: str | None = None
-    ignore: tuple[str, ...] = ()
-    query: tuple[tuple[str, str], ...] = ()
-    sse: str | None = None  # a server-sent events route, instead of a WebSocket
-
-
-@dataclass(frozen=True)
-class AsgiSpec:
-    """An ASGI app and everything the fuzzer needs to drive it through its front door."""
-
-    app: str
-    stores: tuple[str, ...]
-    routes: Mapping[str, Route] | None = None
-    run: RunRoute | None = None
-    credentials: Credentials = Credentials()
-    events: Events | None = None
-    factory: bool = False
-    lifespan: bool = True
-    env: tuple[tuple[str, str], ...] = ()
-    headers: tuple[tuple[str, str], ...] = ()
-    refusal: tuple[int, ...] = (401, 403)
-    user_ids: str | None = None
-    thread_ids: str | None = None
-    data_scope: str = "user"
-    reset: Route | None = None
-    source: str = field(default="", compare=False)
 
 
 def _check_placeholders(t: _Table, key: str, template: object, allowed: set[str]) -> None:
@@ -242,9 +143,21 @@ def _credentials(t: _Table | None, read: Callable[[str], str]) -> Credentials:
     subject = t.text("subject-claim", default="sub")
     if subject in claims:
         t.fail("claims", claims, f"sets {subject!r}, the subject claim the user id goes in")
+    login, login_token = None, "access_token"
+    login_table = t.sub("login")
+    if login_table is not None:
+        if secret is not None or key_file is not None:
+            t.fail("login", "…", "issues the app's own tokens; leave out secret and "
+                   "private-key-file (the fuzzer cannot know the app's key then)")
+        login_token = login_table.text("token", default="access_token")
+        login = _route(login_table, None)
+        if "user" not in _placeholders(login.path) | _placeholders(dict(login.query)) | \
+                _placeholders(login.json):
+            login_table.fail(None, None, "must send {user} (whom to log in) in its path, "
+                             "query or json")
     out = Credentials(
         algorithm, secret, private, t.text("issuer"), t.text("audience"), subject,
-        tuple(claims.items()), lifetime, http, socket,
+        tuple(claims.items()), lifetime, http, socket, login, login_token,
     )
     t.done()
     return out

@@ -28,13 +28,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlencode
 
+from isolation_fuzz.asgi.login import LoginTokens
+from isolation_fuzz.asgi.records import AsgiSpec, Placement, Route
 from isolation_fuzz.asgi.setup import auth_config, empty_namespace, environ, environment, load_app
-from isolation_fuzz.asgi.spec import AsgiSpec, Placement, Route
 from isolation_fuzz.asgi.templates import MissingField, fill, fill_path, pick
 from isolation_fuzz.asgi.wire import EventSource, Lifespan, WebSocketRefused, WebSocketSession
 from isolation_fuzz.capabilities import Capabilities
 from isolation_fuzz.errors import AuthError, MissingDependency, Refused, UsageError
-from isolation_fuzz.kit import EventNumbering, QueueEventStream, ServiceHandles
+from isolation_fuzz.kit import EventNumbering, QueueEventStream, ServiceHandles, Verification
 from isolation_fuzz.model import Event, Plan, ToolCall
 from isolation_fuzz.tokens import AuthConfig
 
@@ -76,6 +77,43 @@ class AsgiTarget:
         )
         self._ids = itertools.count(1)
         self.capabilities = _capabilities(spec)
+        self.logins: LoginTokens | None = None
+        if spec.credentials.login is not None:
+            self.logins = LoginTokens(self._login, Verification.of(auth),
+                                      spec.credentials.subject_claim)
+
+    async def _login(self, user: str) -> str:
+        """The app's own token for ``user``, from its login route."""
+        credentials = self.spec.credentials
+        route = credentials.login
+        assert route is not None
+        values = {"user": user, "run": "", "thread": ""}
+        response = await self.client.request(
+            route.method, fill_path(route.path, values),
+            params={k: fill(v, values) for k, v in route.query} or None,
+            json=None if route.json is None else fill(route.json, values),
+        )
+        said = f"login {route.method} {route.path} for user {user!r}"
+        if response.status_code in self.spec.refusal:
+            raise Refused(f"{said} answered {response.status_code}")
+        if response.status_code >= 400:
+            raise AppRequestFailed(f"{said} answered {response.status_code}: "
+                                   f"{response.text[:200]}")
+        where = credentials.login_token
+        if where.startswith("cookie:"):
+            token = response.cookies.get(where[len("cookie:"):])
+        else:
+            try:
+                token = pick(response.json(), where)
+            except (ValueError, MissingField):
+                token = None
+        if not isinstance(token, str) or not token:
+            raise AppRequestFailed(f"{said}: the answer has no token at {where!r}; fix "
+                                   "credentials.login.token")
+        return token
+
+    async def _app_token(self, token: str) -> str:
+        return token if self.logins is None else await self.logins.translate(token)
 
     # -- requests ------------------------------------------------------------------
 
@@ -90,6 +128,8 @@ class AsgiTarget:
         return {"subprotocols": [credential]}
 
     async def _request(self, route: Route, token: str | None, values: Mapping[str, str]) -> Any:
+        if token is not None:
+            token = await self._app_token(token)
         placed = self._placed(token, self.spec.credentials.http) if token is not None else {}
         headers = {k: fill(v, values) for k, v in self.spec.headers}
         headers.update(placed.get("headers", {}))
@@ -156,7 +196,8 @@ class AsgiTarget:
         user = _subject(token, self.auth.subject_claim)
         sse = events.sse is not None
         credentials = self.spec.credentials
-        placed = self._placed(token, credentials.http if sse else credentials.websocket)
+        placed = self._placed(await self._app_token(token),
+                              credentials.http if sse else credentials.websocket)
         query = {k: fill(v, {"user": user}) for k, v in events.query}
         query.update(placed.get("params", {}))
         headers = [(b"host", b"app.test")] + [

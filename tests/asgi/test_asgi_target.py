@@ -294,3 +294,59 @@ def test_a_server_sent_events_route_is_a_connection_too() -> None:
 
     events = asyncio.run(scenario())
     assert [(e.kind, e.run_id, e.user_id) for e in events] == [("saved", "r9", "ann")]
+
+
+APP_ONLY_SECRET = "a-key-only-the-app-knows-0123456789abcdef"
+
+
+def _login_app(verify_signature: bool) -> Starlette:
+    async def login(request: Request) -> Response:
+        user = (await request.json())["username"]
+        token = jwt.encode({"sub": user, "iss": "app", "exp": int(1e10)}, APP_ONLY_SECRET)
+        return JSONResponse({"data": {"token": token}})
+
+    async def notes(request: Request) -> Response:
+        raw = request.headers.get("authorization", "").removeprefix("Bearer ")
+        try:
+            claims = jwt.decode(raw, APP_ONLY_SECRET, algorithms=["HS256"], issuer="app",
+                                options={"verify_signature": verify_signature})
+        except jwt.PyJWTError:
+            return Response(status_code=401)
+        return JSONResponse({"keys": [f"key-of-{claims['sub']}"]})
+
+    return Starlette(routes=[Route("/login", login, methods=["POST"]),
+                             Route("/threads/{thread}/notes", notes)])
+
+
+def _login_target(verify_signature: bool) -> tuple[AsgiTarget, AuthConfig]:
+    table = _table("header")
+    table["credentials"] = {"login": {"method": "POST", "path": "/login",
+                                      "json": {"username": "{user}"}, "token": "data.token"}}
+    spec = parse_spec(table, "pyproject.toml")
+    auth = auth_config(spec)
+    app = _login_app(verify_signature)
+    return AsgiTarget(spec, app, auth, handles=None), auth  # type: ignore[arg-type]
+
+
+def test_an_app_that_issues_its_own_tokens_gets_them_from_its_login_route() -> None:
+    target, auth = _login_target(verify_signature=True)
+    listing = (ToolCall("list", "redis"),)
+    assert asyncio.run(target.run(mint_token(auth, "ann"), "t1", listing, "r1")) == [
+        ["key-of-ann"]]
+    for kind in auth.forgeries:  # each forgery made of the app's own token, without its key
+        forged = forge_token(auth, kind, "ann", other_user_id="bob")
+        with pytest.raises(AuthError):
+            asyncio.run(target.run(forged, "t1", listing, "r2"))
+
+
+def test_a_forged_subject_made_of_the_apps_token_gets_through_an_app_that_skips_the_signature(
+) -> None:
+    target, auth = _login_target(verify_signature=False)
+    listing = (ToolCall("list", "redis"),)
+
+    async def scenario() -> Any:
+        await target.run(mint_token(auth, "ann"), "t1", listing, "r1")  # ann logs in
+        forged = forge_token(auth, "tampered_sub", "ann", other_user_id="bob")
+        return await target.run(forged, "t1", listing, "r2")
+
+    assert asyncio.run(scenario()) == [["key-of-bob"]]  # what the fuzzer then reports

@@ -254,11 +254,7 @@ def read_your_writes(history: History) -> list[Violation]:
 
 
 def _what_culprits_did(history: History, f: reads.ReadFinding) -> str:
-    """``forgot on S``, ``wrote 'k' on S``, or both: what the suspect runs really did.
-
-    A suspect is a run that forgets on the store or another identity's run that wrote
-    the same key name; saying "forgot" of a run that only wrote misled (issue 20).
-    """
+    """``forgot on S`` or ``wrote 'k' on S``: what the suspects did (not "forgot" of a writer)."""
     store = f.result.call.store
     did = []
     for run_id in f.culprits:
