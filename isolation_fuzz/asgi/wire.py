@@ -161,31 +161,31 @@ class WebSocketSession:
         try:
             await self._accepted
         except WebSocketRefused:
-            await self._finish()
+            await self.aclose()
             raise
-
-    async def _finish(self) -> None:
-        task = self._task
-        if task is None:
-            return
-        if not task.done():
-            task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            if not task.cancelled():
-                raise
-        except Exception:  # a handler failing as its client leaves is its own business
-            return
 
     async def aclose(self) -> None:
         """Tell the app the client went away, and let its handler end."""
-        if self._task is None:
-            return
-        if not self._task.done():
-            await self._inbox.put({"type": "websocket.disconnect", "code": 1000})
-            await asyncio.wait({self._task}, timeout=1.0)
-        await self._finish()
+        await _hang_up(self._task, self._inbox, {"type": "websocket.disconnect", "code": 1000})
+
+
+async def _hang_up(task: asyncio.Task[None] | None, inbox: asyncio.Queue[Message],
+                   goodbye: Message) -> None:
+    """Send ``goodbye`` to an app's connection task, give it a second, then end it."""
+    if task is None:
+        return
+    if not task.done():
+        await inbox.put(goodbye)
+        await asyncio.wait({task}, timeout=1.0)
+    if not task.done():
+        task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not task.cancelled():
+            raise
+    except Exception:  # a handler failing as its client leaves is its own business
+        return
 
 
 class EventSource:
@@ -249,18 +249,4 @@ class EventSource:
 
     async def aclose(self) -> None:
         """Tell the app the client went away, and let the response end."""
-        task = self._task
-        if task is None:
-            return
-        if not task.done():
-            await self._inbox.put({"type": "http.disconnect"})
-            await asyncio.wait({task}, timeout=1.0)
-        if not task.done():
-            task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            if not task.cancelled():
-                raise
-        except Exception:  # a stream failing as its client leaves is its own business
-            return
+        await _hang_up(self._task, self._inbox, {"type": "http.disconnect"})
