@@ -69,6 +69,7 @@ __all__ = [
     "DATA_SCOPES",
     "DEFAULT_BEGIN_KINDS",
     "DEFAULT_END_KINDS",
+    "EVENT_ROUTINGS",
     "Capabilities",
     "capabilities_of",
     "declared_auth",
@@ -79,6 +80,8 @@ DEFAULT_BEGIN_KINDS: tuple[str, ...] = ("agent_started",)
 DEFAULT_END_KINDS: tuple[str, ...] = ("agent_completed",)
 #: Where a system may keep a user's data (``Capabilities.data_scope``).
 DATA_SCOPES: tuple[str, ...] = ("user", "thread", "run")
+#: To whom a run's events are owed (``Capabilities.event_routing``).
+EVENT_ROUTINGS: tuple[str, ...] = ("user", "connection")
 
 def _names(what: str, value: object) -> tuple[str, ...]:
     """``value`` as a tuple of names; one bare string is one name, not its letters."""
@@ -131,6 +134,10 @@ class Capabilities:
             read to agree with the identity's own writes in that scope only.
         thread_ids: A predicate ``str -> bool`` of the thread ids the system
             accepts (its own rule, apart from ``user_ids``); None accepts any.
+        event_routing: To whom a run's events are owed: ``user`` (every connection
+            of its user, the default) or ``connection`` (only the connection that
+            started it, as a browser tab: the identity's newest connection open
+            when the run started; the target runs through that one).
     """
 
     stores: tuple[Store, ...] = STORES
@@ -142,13 +149,15 @@ class Capabilities:
     services: tuple[Store, ...] = ()
     data_scope: str = "user"
     thread_ids: Callable[[str], bool] | None = None
+    event_routing: str = "user"
 
     def __post_init__(self) -> None:
-        if self.data_scope not in DATA_SCOPES:
-            raise UsageError(
-                f"capabilities: data_scope {self.data_scope!r} is not one of "
-                f"{', '.join(DATA_SCOPES)}"
-            )
+        for what, value, allowed in (("data_scope", self.data_scope, DATA_SCOPES),
+                                     ("event_routing", self.event_routing, EVENT_ROUTINGS)):
+            if value not in allowed:
+                raise UsageError(
+                    f"capabilities: {what} {value!r} is not one of {', '.join(allowed)}"
+                )
         stores = _names("stores", self.stores)
         unknown = [s for s in stores if s not in STORES]
         if unknown:
@@ -259,6 +268,7 @@ class Capabilities:
             "tools": list(self.tools),
             "services": list(self.services),
             "data_scope": self.data_scope,
+            "event_routing": self.event_routing,
             "thread_ids": None if self.thread_ids is None else getattr(
                 self.thread_ids, "__name__", "predicate"),
         }

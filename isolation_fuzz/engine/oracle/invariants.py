@@ -44,8 +44,6 @@ from isolation_fuzz.evidence import (
     ResidueEvidence,
 )
 from isolation_fuzz.model import (
-    ConnectionClosed,
-    ConnectionOpened,
     EventDelivered,
     ForgedAttempt,
     ResidueProbed,
@@ -166,47 +164,33 @@ def complete_lifecycle(history: History) -> list[Violation]:
     :mod:`isolation_fuzz.engine.oracle.lifecycle` (exact for the reference platform's five
     kinds; begin first and end last for a target's own kinds); events of other kinds
     are left to ``events_reach_only_owner`` and ``no_foreign_data``.
+
+    A target that routes per connection (``event_routing = "connection"``, a run's
+    events going only to the tab that started it) owes the whole lifecycle to one
+    connection only: the owner's newest connection open when the run started, the
+    one the target runs through.  The owner's other connections are held to no
+    repeat, like a connection open for part of the run.
     """
-    opened, closed, received = _connection_log(history)
+    opened, closed, received = lifecycle.connection_log(history.entries)
+    per_connection = history.capabilities.event_routing == "connection"
     out = []
     for run_id, end in history.finished.items():
         start = history.runs.get(run_id)
         if not end.ok or start is None:
             continue
+        origin = lifecycle.origin(start, opened, closed) if per_connection else None
         for connection_id, conn in opened.items():
             shut = closed.get(connection_id, end.step + 1)
             if conn.identity != start.identity or conn.step > end.step or shut < start.step:
                 continue
             whole_life = conn.step < start.step and shut > end.step
+            if per_connection and connection_id != origin:
+                whole_life = False
             violation = _lifecycle_violation(history, run_id, start, end, connection_id,
                                              whole_life, received.get((connection_id, run_id), []))
             if violation is not None:
                 out.append(violation)
     return sorted(out, key=lambda v: v.step)
-
-
-#: Per (connection id, run id): the kind, sequence number and step of each event received.
-_Received = dict[tuple[str, str], list[tuple[str, int, int]]]
-
-
-def _connection_log(
-    history: History,
-) -> tuple[dict[str, ConnectionOpened], dict[str, int], _Received]:
-    """Each connection's opening, the step it first closed, and the events it received."""
-    opened: dict[str, ConnectionOpened] = {}
-    closed: dict[str, int] = {}
-    received: _Received = {}
-    for record in history.entries:
-        if isinstance(record, ConnectionOpened):
-            opened[record.connection_id] = record
-        elif isinstance(record, ConnectionClosed):
-            closed.setdefault(record.connection_id, record.step)
-        elif isinstance(record, EventDelivered):
-            key = (record.connection_id, record.event.run_id)
-            received.setdefault(key, []).append(
-                (record.event.kind, record.event.seq, record.step)
-            )
-    return opened, closed, received
 
 
 def _lifecycle_violation(

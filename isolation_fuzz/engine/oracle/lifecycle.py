@@ -28,13 +28,18 @@ system with extra event kinds be fuzzed without false violations.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
 from isolation_fuzz.capabilities import Capabilities
+from isolation_fuzz.model import ConnectionClosed, ConnectionOpened, EventDelivered, RunStarted
 
-__all__ = ["LifecycleFault", "expected_kinds", "judge", "judge_partial"]
+__all__ = [
+    "LifecycleFault", "Received", "connection_log", "expected_kinds", "judge", "judge_partial",
+    "origin",
+]
 
 
 def expected_kinds(calls: int) -> list[str]:
@@ -150,3 +155,38 @@ def _declared(capabilities: Capabilities, got: list[tuple[str, int]]) -> Lifecyc
         fault[0], fault[1], f"one {first} event first and one {last} event last",
         [[first, "first"], [last, "last"]], [list(g) for g in got],
     )
+
+
+def origin(start: RunStarted, opened: dict[str, ConnectionOpened],
+            closed: dict[str, int]) -> str | None:
+    """The connection a run started through: its owner's newest one open at the start."""
+    newest = None
+    for connection_id, conn in opened.items():  # in the order they opened
+        if (conn.identity == start.identity and conn.step < start.step
+                and closed.get(connection_id, start.step + 1) > start.step):
+            newest = connection_id
+    return newest
+
+
+#: Per (connection id, run id): the kind, sequence number and step of each event received.
+Received = dict[tuple[str, str], list[tuple[str, int, int]]]
+
+
+def connection_log(
+    entries: Iterable[object],
+) -> tuple[dict[str, ConnectionOpened], dict[str, int], Received]:
+    """Each connection's opening, the step it first closed, and the events it received."""
+    opened: dict[str, ConnectionOpened] = {}
+    closed: dict[str, int] = {}
+    received: Received = {}
+    for record in entries:
+        if isinstance(record, ConnectionOpened):
+            opened[record.connection_id] = record
+        elif isinstance(record, ConnectionClosed):
+            closed.setdefault(record.connection_id, record.step)
+        elif isinstance(record, EventDelivered):
+            key = (record.connection_id, record.event.run_id)
+            received.setdefault(key, []).append(
+                (record.event.kind, record.event.seq, record.step)
+            )
+    return opened, closed, received
