@@ -12,15 +12,16 @@ from typing import Any, Literal
 
 __all__ = ["AsgiSpec", "Credentials", "Events", "Placement", "Route", "RunRoute"]
 
-Where = Literal["header", "cookie", "query", "subprotocol"]
+Where = Literal["header", "cookie", "query", "subprotocol", "auth"]
 
 
 @dataclass(frozen=True)
 class Placement:
-    """Where a credential goes: ``header``, ``cookie``, ``query`` or ``subprotocol``.
+    """Where a credential goes: ``header``, ``cookie``, ``query``, ``subprotocol`` or ``auth``.
 
-    ``name`` is the header, cookie or query parameter; ``format`` wraps the token
-    (``"Bearer {token}"`` for an ``Authorization`` header).
+    ``name`` is the header, cookie or query parameter (or the key of socket.io's
+    ``auth`` payload); ``format`` wraps the token (``"Bearer {token}"`` for an
+    ``Authorization`` header).
     """
 
     where: Where = "header"
@@ -75,7 +76,13 @@ class RunRoute:
 
 @dataclass(frozen=True)
 class Events:
-    """Where a connection's events arrive and what a frame's fields mean."""
+    """Where a connection's events arrive and what a frame's fields mean.
+
+    Exactly one of ``websocket``, ``sse`` and ``socketio`` is the path.  A socket.io
+    frame is ``{"event": name, "data": payload}``.  ``routing`` says to whom a run's
+    events are owed (``user``, or ``connection``: only the tab it ran through, whose
+    id fills ``{connection}``: socket.io's sid, or the frame field ``connection``).
+    """
 
     websocket: str | None
     kind: str
@@ -89,6 +96,11 @@ class Events:
     ignore: tuple[str, ...] = ()
     query: tuple[tuple[str, str], ...] = ()
     sse: str | None = None  # a server-sent events route, instead of a WebSocket
+    socketio: str | None = None  # a socket.io path, instead of a WebSocket
+    namespace: str = "/"
+    names: tuple[str, ...] = ()  # the socket.io event names that carry events (all: empty)
+    routing: str = "user"
+    connection: str | None = None  # the frame field that names the tab (not socket.io)
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from isolation_fuzz.asgi.records import (
     Route,
     RunRoute,
 )
-from isolation_fuzz.capabilities import DATA_SCOPES
+from isolation_fuzz.capabilities import DATA_SCOPES, EVENT_ROUTINGS
 from isolation_fuzz.model import CORE_TOOLS, STORES
 from isolation_fuzz.tokens import ALGORITHMS
 
@@ -50,7 +50,7 @@ _REQUEST_PLACEHOLDERS = {
     "remember": {"thread", "key", "value"}, "recall": {"thread", "key"},
     "forget": {"thread", "key"}, "list": {"thread"}, "aggregate": {"thread"},
 }
-_ALWAYS = {"user", "run"}
+_ALWAYS = {"user", "run", "connection"}
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
@@ -93,7 +93,7 @@ def _placement(t: _Table, prefix: str, default: Placement, choices: tuple[str, .
     where = t.choice(f"{prefix}in", choices, default.where)
     defaults = {"header": ("Authorization", "Bearer {token}"),
                 "cookie": ("access_token", "{token}"), "query": ("token", "{token}"),
-                "subprotocol": ("", "{token}")}
+                "subprotocol": ("", "{token}"), "auth": ("token", "{token}")}
     name = t.text(f"{prefix}name", default=defaults[where][0] if where != default.where
                   else default.name)
     form = t.text(f"{prefix}format", default=defaults[where][1] if where != default.where
@@ -139,7 +139,8 @@ def _credentials(t: _Table | None, read: Callable[[str], str]) -> Credentials:
         t.fail("claims", claims, f"sets {reserved[0]!r}, which the fuzzer sets (and forges)")
     _check_placeholders(t, "claims", claims, {"user"})
     http = _placement(t, "", Placement(), ("header", "cookie", "query"))
-    socket = _placement(t, "websocket-", http, ("header", "cookie", "query", "subprotocol"))
+    socket = _placement(t, "websocket-", http,
+                        ("header", "cookie", "query", "subprotocol", "auth"))
     subject = t.text("subject-claim", default="sub")
     if subject in claims:
         t.fail("claims", claims, f"sets {subject!r}, the subject claim the user id goes in")
@@ -166,13 +167,16 @@ def _credentials(t: _Table | None, read: Callable[[str], str]) -> Credentials:
 def _events(t: _Table | None) -> Events | None:
     if t is None:
         return None
-    path, sse = t.text("websocket"), t.text("sse")
-    if (path is None) == (sse is None):
-        t.fail(None, None, "needs websocket (a WebSocket path) or sse (a server-sent events "
-               "route)" + (", not both" if path is not None else ""))
-    for key, route in (("websocket", path), ("sse", sse)):
+    paths = {key: t.text(key) for key in ("websocket", "sse", "socketio")}
+    given = [key for key, route in paths.items() if route is not None]
+    if len(given) != 1:
+        t.fail(None, None, "needs one of websocket (a WebSocket path), sse (a server-sent "
+               "events route) or socketio (a socket.io path)"
+               + (f", not {' and '.join(given)}" if given else ""))
+    for key, route in paths.items():
         if route is not None and not route.startswith("/"):
             t.fail(key, route, "must start with /")
+    socketio = paths["socketio"] is not None
     kinds = t.names("kinds", required=True)
     begin = t.names("begin", required=True)
     end = t.names("end", required=True)
@@ -184,12 +188,49 @@ def _events(t: _Table | None) -> Events | None:
         t.fail("end", list(end), "a kind cannot both begin and end a run")
     query = t.pairs("query")
     _check_placeholders(t, "query", dict(query), {"user"})
+    namespace, names = t.text("namespace", default="/"), t.names("names")
+    if not socketio:
+        for key, value in (("namespace", namespace != "/"), ("names", names)):
+            if value:
+                t.fail(key, namespace if key == "namespace" else list(names),
+                       "is for socket.io; it goes with socketio, not " + given[0])
+    elif not namespace.startswith("/"):
+        t.fail("namespace", namespace, "must start with / (the default namespace is /)")
+    routing = t.choice("routing", EVENT_ROUTINGS, "user")
+    connection = t.text("connection")
+    if connection is not None and socketio:
+        t.fail("connection", connection, "is socket.io's sid already; leave it out")
     out = Events(
-        path, t.text("kind", default="type"), kinds, begin, end, t.text("run"),
-        t.text("thread"), t.text("user"), t.text("seq"), t.names("ignore"), query, sse,
+        paths["websocket"], t.text("kind", default="type"), kinds, begin, end, t.text("run"),
+        t.text("thread"), t.text("user"), t.text("seq"), t.names("ignore"), query,
+        paths["sse"], paths["socketio"], namespace, names, routing, connection,
     )
     t.done()
     return out
+
+
+def _check_connection(t: _Table, spec: AsgiSpec) -> None:
+    """``{connection}`` is filled only when events are routed per connection, and must be."""
+    routes = list((spec.routes or {}).values()) + ([spec.run.route] if spec.run else [])
+    named = any("connection" in _placeholders(r.path) | _placeholders(dict(r.query))
+                | _placeholders(r.json) for r in routes) \
+        or "connection" in _placeholders(dict(spec.headers))
+    events = spec.events
+    per_connection = events is not None and events.routing == "connection"
+    if named and not per_connection:
+        t.fail(None, None, "a request names {connection}, which only events.routing = "
+               "'connection' fills (the id of the tab the run goes through)")
+    if per_connection and not named:
+        t.fail(None, None, "routing = 'connection' but no request names {connection}: "
+               "say in the run's request which tab it goes through")
+    assert events is not None or not per_connection
+    if per_connection and events is not None and events.socketio is None \
+            and events.connection is None:
+        t.fail(None, None, "routing = 'connection' needs connection (the frame field "
+               "that names the tab) for a WebSocket or SSE stream")
+    if spec.credentials.websocket.where == "auth" and (events is None or events.socketio is None):
+        t.fail(None, None, "credentials.websocket-in = 'auth' is socket.io's auth payload; "
+               "it needs events.socketio")
 
 
 def _requests(t: _Table) -> tuple[dict[str, Route] | None, RunRoute | None]:
@@ -299,6 +340,7 @@ def parse_spec(
         if clash:
             t.fail("refusal", list(statuses), f"{clash[0]} is also routes.{tool}.absent; a "
                    "status cannot mean both 'not yours' and 'no such item'")
+    _check_connection(t, spec)
     t.done()
     return spec
 

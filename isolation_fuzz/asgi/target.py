@@ -20,23 +20,21 @@ Redis prefix) and then calls the declared reset route, if any.
 
 from __future__ import annotations
 
-import itertools
-import json
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlencode
 
+from isolation_fuzz.asgi.connections import Connections, placed
 from isolation_fuzz.asgi.login import LoginTokens
-from isolation_fuzz.asgi.records import AsgiSpec, Placement, Route
+from isolation_fuzz.asgi.records import AsgiSpec, Route
 from isolation_fuzz.asgi.setup import auth_config, empty_namespace, environ, environment, load_app
 from isolation_fuzz.asgi.templates import MissingField, fill, fill_path, pick
-from isolation_fuzz.asgi.wire import EventSource, Lifespan, WebSocketRefused, WebSocketSession
+from isolation_fuzz.asgi.wire import Lifespan
 from isolation_fuzz.capabilities import Capabilities
-from isolation_fuzz.errors import AuthError, MissingDependency, Refused, UsageError
-from isolation_fuzz.kit import EventNumbering, QueueEventStream, ServiceHandles, Verification
-from isolation_fuzz.model import Event, Plan, ToolCall
+from isolation_fuzz.errors import MissingDependency, Refused
+from isolation_fuzz.kit import QueueEventStream, ServiceHandles, Verification
+from isolation_fuzz.model import Plan, ToolCall
 from isolation_fuzz.tokens import AuthConfig
 
 __all__ = ["AppRequestFailed", "AsgiTarget", "asgi_factory"]
@@ -75,7 +73,7 @@ class AsgiTarget:
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://app.test",
         )
-        self._ids = itertools.count(1)
+        self.connections = Connections(spec, app)
         self.capabilities = _capabilities(spec)
         self.logins: LoginTokens | None = None
         if spec.credentials.login is not None:
@@ -87,7 +85,7 @@ class AsgiTarget:
         credentials = self.spec.credentials
         route = credentials.login
         assert route is not None
-        values = {"user": user, "run": "", "thread": ""}
+        values = {"user": user, "run": "", "thread": "", "connection": ""}
         response = await self.client.request(
             route.method, fill_path(route.path, values),
             params={k: fill(v, values) for k, v in route.query} or None,
@@ -117,24 +115,14 @@ class AsgiTarget:
 
     # -- requests ------------------------------------------------------------------
 
-    def _placed(self, token: str, placement: Placement) -> dict[str, Any]:
-        credential = placement.format.replace("{token}", token)
-        if placement.where == "header":
-            return {"headers": {placement.name: credential}}
-        if placement.where == "cookie":
-            return {"headers": {"cookie": f"{placement.name}={credential}"}}
-        if placement.where == "query":
-            return {"params": {placement.name: credential}}
-        return {"subprotocols": [credential]}
-
     async def _request(self, route: Route, token: str | None, values: Mapping[str, str]) -> Any:
         if token is not None:
             token = await self._app_token(token)
-        placed = self._placed(token, self.spec.credentials.http) if token is not None else {}
+        where = placed(token, self.spec.credentials.http) if token is not None else {}
         headers = {k: fill(v, values) for k, v in self.spec.headers}
-        headers.update(placed.get("headers", {}))
+        headers.update(where.get("headers", {}))
         params = {k: fill(v, values) for k, v in route.query}
-        params.update(placed.get("params", {}))
+        params.update(where.get("params", {}))
         path = fill_path(route.path, values)
         body = None if route.json is None else fill(route.json, values)
         response = await self.client.request(
@@ -163,7 +151,8 @@ class AsgiTarget:
     async def run(self, token: str, thread_id: str, plan: Plan, run_id: str) -> list[Any]:
         """``plan`` as the declared requests: one per tool call, or one for the run."""
         user = _subject(token, self.auth.subject_claim)
-        base = {"user": user, "run": run_id, "thread": thread_id}
+        tab = self.connections.starting(user, run_id) if self.spec.events else ""
+        base = {"user": user, "run": run_id, "thread": thread_id, "connection": tab}
         if self.spec.run is None:
             assert self.spec.routes is not None
             return [await self._request(self.spec.routes[call.tool], token,
@@ -189,73 +178,9 @@ class AsgiTarget:
     # -- events --------------------------------------------------------------------
 
     async def connect(self, token: str) -> QueueEventStream:
-        """A WebSocket (or SSE stream) as whoever ``token`` says; a refusal is an AuthError."""
-        events = self.spec.events
-        if events is None:
-            raise UsageError("the app declares no events table, so it cannot be connected to")
+        """A connection as whoever ``token`` says; a refusal is an AuthError."""
         user = _subject(token, self.auth.subject_claim)
-        sse = events.sse is not None
-        credentials = self.spec.credentials
-        placed = self._placed(await self._app_token(token),
-                              credentials.http if sse else credentials.websocket)
-        query = {k: fill(v, {"user": user}) for k, v in events.query}
-        query.update(placed.get("params", {}))
-        headers = [(b"host", b"app.test")] + [
-            (k.lower().encode(), str(v).encode()) for k, v in placed.get("headers", {}).items()
-        ]
-        path = events.sse if events.sse is not None else events.websocket
-        assert path is not None
-        scope: dict[str, Any] = {
-            "asgi": {"version": "3.0"}, "http_version": "1.1", "path": path,
-            "raw_path": path.encode(), "query_string": urlencode(query).encode(),
-            "root_path": "", "headers": headers, "client": ("127.0.0.1", 50000),
-            "server": ("app.test", 80), "state": {},
-        }
-        if sse:
-            scope.update(type="http", method="GET", scheme="http")
-            headers.append((b"accept", b"text/event-stream"))
-        else:
-            scope.update(type="websocket", scheme="ws",
-                         subprotocols=placed.get("subprotocols", []))
-        connection_id = f"{'sse' if sse else 'ws'}-{next(self._ids)}"
-        numbering = EventNumbering()
-        stream: QueueEventStream
-
-        def received(frame: str | bytes) -> None:
-            event = self._event(frame, user, numbering)
-            if event is not None:
-                stream.put(event)
-
-        session = (EventSource if sse else WebSocketSession)(self.app, scope, received)
-        stream = QueueEventStream(connection_id, flush=_settle, on_close=session.aclose)
-        try:
-            await session.open()
-        except WebSocketRefused as exc:
-            what = "event stream" if sse else "WebSocket"
-            raise AuthError(f"the app refused the {what}: {exc}") from None
-        return stream
-
-    def _event(self, frame: str | bytes, user: str, numbering: EventNumbering) -> Event | None:
-        events = self.spec.events
-        assert events is not None
-        try:
-            data = json.loads(frame)
-        except ValueError:
-            return None  # not JSON: no agent event (a ping, a greeting)
-        kind = _field(data, events.kind)
-        if not isinstance(kind, str) or kind in events.ignore:
-            return None
-        run = _field(data, events.run)
-        if not isinstance(run, str):
-            return None  # no run to attribute it to: a frame of the connection itself
-        owner = _field(data, events.user)
-        seq = _field(data, events.seq)
-        return Event(
-            kind, owner if isinstance(owner, str) else user,
-            str(_field(data, events.thread) or ""), run,
-            seq if isinstance(seq, int) and not isinstance(seq, bool) else numbering.next(run),
-            data if isinstance(data, dict) else {"frame": data},
-        )
+        return await self.connections.open(await self._app_token(token), user)
 
     # -- the rest of the contract ------------------------------------------------------
 
@@ -266,33 +191,16 @@ class AsgiTarget:
         """Empty what the app stored under the campaign's namespace, then its reset route."""
         await empty_namespace(self.handles, self.spec.stores)
         if self.spec.reset is not None:
-            await self._request(self.spec.reset, None, {"user": "", "run": "", "thread": ""})
+            blank = {"user": "", "run": "", "thread": "", "connection": ""}
+            await self._request(self.spec.reset, None, blank)
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
 
-async def _settle() -> None:
-    # Frames sent from a run's task arrive as they are sent; a few loop passes let
-    # a handler that forwards through a task of its own deliver too.
-    import asyncio
-
-    for _ in range(5):
-        await asyncio.sleep(0)
-
-
 def _brief(value: Any) -> str:
     text = repr(value)
     return text if len(text) < 80 else text[:77] + "..."
-
-
-def _field(data: Any, path: str | None) -> Any:
-    if path is None:
-        return None
-    try:
-        return pick(data, path)
-    except MissingField:
-        return None
 
 
 def _arguments(call: ToolCall) -> dict[str, str]:
@@ -315,7 +223,8 @@ def _capabilities(spec: AsgiSpec) -> Capabilities:
         "user_ids": _matcher(spec.user_ids), "thread_ids": _matcher(spec.thread_ids),
     }
     if events is not None:
-        declared.update(event_kinds=events.kinds, begin_kinds=events.begin, end_kinds=events.end)
+        declared.update(event_kinds=events.kinds, begin_kinds=events.begin, end_kinds=events.end,
+                        event_routing=events.routing)
     return Capabilities(**declared)
 
 

@@ -22,7 +22,10 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["EventSource", "Lifespan", "StartupFailed", "WebSocketRefused", "WebSocketSession"]
+__all__ = [
+    "App", "EventSource", "Lifespan", "Scope", "StartupFailed", "WebSocketRefused",
+    "WebSocketSession",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -163,6 +166,11 @@ class WebSocketSession:
         except WebSocketRefused:
             await self.aclose()
             raise
+
+    def send(self, text: str) -> None:
+        """Send a text frame to the app (it reads it at its next ``receive``)."""
+        if not self.closed:
+            self._inbox.put_nowait({"type": "websocket.receive", "text": text})
 
     async def aclose(self) -> None:
         """Tell the app the client went away, and let its handler end."""
