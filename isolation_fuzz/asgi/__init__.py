@@ -7,15 +7,17 @@ Python: ``isolation-fuzz run`` in the project then fuzzes the target named
 campaign's loop, with the declared environment pointing it at the campaign's
 engines; each run's tool calls are the declared requests, made in process through
 httpx's ASGI transport with the run's token where the app reads it; each
-connection is a WebSocket served in process.  So the app's own handlers run inside
-the runs, and are interleaved at every await they make.
+connection is a WebSocket, a server-sent events stream or a socket.io connection,
+served in process.  So the app's own handlers run inside the runs, and are
+interleaved at every await they make.
 
 Its modules, in the order a campaign uses them: ``spec`` (the table, read strictly,
 with ``_table``, into the frozen ``records``); ``setup`` (the tokens in the app's
-format, the environment, the import, the reset); ``target`` (runs and connections as
-requests and frames, with ``templates`` for placeholders and result paths, and
-``login`` for apps that issue their own tokens); ``wire`` (the ASGI lifespan,
-WebSocket and server-sent events protocols, served in process).
+format, the environment, the import, the reset); ``target`` (runs as requests, with
+``templates`` for placeholders and result paths, and ``login`` for apps that issue
+their own tokens); ``connections`` (frames as events, and which tab is whose);
+``wire`` (the ASGI lifespan, WebSocket and server-sent events protocols, served in
+process) and ``socketio`` (socket.io's client protocol over that WebSocket).
 
 This floor stands on the target protocol, the kit, the tokens and the records; it
 imports nothing of the engine, the platform, the CLI or the reporters.  httpx is

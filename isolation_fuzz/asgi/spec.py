@@ -210,16 +210,16 @@ def _events(t: _Table | None) -> Events | None:
 
 
 def _check_connection(t: _Table, spec: AsgiSpec) -> None:
-    """``{connection}`` is filled only when events are routed per connection, and must be."""
+    """``{connection}`` needs connections, and routing per connection needs it."""
     routes = list((spec.routes or {}).values()) + ([spec.run.route] if spec.run else [])
     named = any("connection" in _placeholders(r.path) | _placeholders(dict(r.query))
                 | _placeholders(r.json) for r in routes) \
         or "connection" in _placeholders(dict(spec.headers))
     events = spec.events
     per_connection = events is not None and events.routing == "connection"
-    if named and not per_connection:
-        t.fail(None, None, "a request names {connection}, which only events.routing = "
-               "'connection' fills (the id of the tab the run goes through)")
+    if named and events is None:
+        t.fail(None, None, "a request names {connection}, the tab a run goes through, but "
+               "there is no events table")
     if per_connection and not named:
         t.fail(None, None, "routing = 'connection' but no request names {connection}: "
                "say in the run's request which tab it goes through")

@@ -166,7 +166,9 @@ ROWS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("unknown routing", _set("events.routing", "tab"), "routing = 'tab': is not one of"),
     ("routing without {connection}", _set("events.routing", "connection"),
      "no request names {connection}"),
-    ("{connection} without routing", _set("headers", {"X-Tab": "{connection}"}), "which only events.routing = 'connection' fills"),
+    ("{connection} without events", lambda d: (_drop("events")(d),
+                                               _set("headers", {"X-Tab": "{connection}"})(d)),
+     "names {connection}, the tab a run goes through, but there is no events table"),
     ("websocket routing without connection field", lambda d: (
         _set("events.routing", "connection")(d), _set("headers", {"X-Tab": "{connection}"})(d)),
      "needs connection (the frame field that names the tab)"),

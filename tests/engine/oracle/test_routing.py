@@ -15,6 +15,7 @@ import pytest
 from isolation_fuzz.capabilities import Capabilities
 from isolation_fuzz.engine.history import History
 from isolation_fuzz.engine.oracle import invariants as oracle
+from isolation_fuzz.engine.oracle.incremental.core import IncrementalOracle
 from isolation_fuzz.engine.oracle.lifecycle import connection_log, origin
 from isolation_fuzz.errors import UsageError
 from isolation_fuzz.model import (
@@ -57,6 +58,14 @@ def _history(capabilities: Capabilities, deliveries: dict[str, list[str]], *,
 
 
 def _anomalies(h: History) -> list[tuple[str, str]]:
+    """What the batch oracle finds, after checking the incremental one finds the same."""
+    replayed = History(h.capabilities)
+    for name, user_id in h.identities.items():
+        replayed.add_identity(name, user_id)
+    live = IncrementalOracle(replayed)
+    for record in h.entries:  # record by record, as a live example feeds it
+        replayed.append(record)
+        assert live.check() == oracle.check(replayed), f"after {record!r}"
     return [(v.invariant, v.anomaly) for v in oracle.check(h)]
 
 

@@ -14,6 +14,9 @@ and re-judges a pair when one of them changes:
   (only such runs can change: every other run of the owner finished before it);
 * a connection id is opened again (only a hand-made history does that): every
   finished run of the old and the new identity, on that connection;
+* with per-connection routing, a pair also reads which of the owner's connections
+  the run started through (see :func:`isolation_fuzz.engine.oracle.lifecycle.origin`);
+  that is settled by records that precede the run's finish in a live history;
 * once a run's start was recorded after its finish (only a hand-made history does
   that: the run then "ends" before it starts), a connection's open or close may
   concern any finished run of its identity, so every one is re-judged on it.
@@ -30,6 +33,7 @@ from __future__ import annotations
 from bisect import insort
 
 from isolation_fuzz.engine.history import History
+from isolation_fuzz.engine.oracle import lifecycle
 from isolation_fuzz.engine.oracle.incremental.forms import Form
 from isolation_fuzz.engine.oracle.incremental.view import HistoryView
 from isolation_fuzz.engine.oracle.registry import CheckFunction
@@ -148,11 +152,26 @@ class Lifecycle(Form):
         records: list[Record] = [conn]
         if cid in self.closed:
             records.append(self.closed[cid])
+        origin = self._origin(start) if self.history.capabilities.event_routing == \
+            "connection" else None
+        if origin is not None and origin != cid:
+            # Per-connection routing: which connection started the run decides what
+            # this one owes, so the view holds the origin too (its verdict is its own).
+            # In the order they first opened: the batch function reads "newest" from it.
+            records.insert(0 if self.order[origin] < self.order[cid] else 1,
+                           self.opened[origin])
+            if origin in self.closed:
+                records.append(self.closed[origin])
         records += self.received.get((cid, run_id), [])
         view = HistoryView(self.history, records, runs={run_id: start},
                            finished={run_id: end})
-        found = list(self.check(view))
+        found = [v for v in self.check(view)
+                 if getattr(v.evidence, "connection_id", cid) == cid]
         return found[0] if found else None
+
+    def _origin(self, start: RunStarted) -> str | None:
+        mine = {c: self.opened[c] for _, c in self.connections_of.get(start.identity, [])}
+        return lifecycle.origin(start, mine, {c: r.step for c, r in self.closed.items()})
 
     def violations(self) -> list[Violation]:
         """Every current violation: by step, then finish order, then first-open order."""
