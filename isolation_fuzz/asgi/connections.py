@@ -23,12 +23,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from isolation_fuzz.asgi.records import AsgiSpec, Events, Placement
 from isolation_fuzz.asgi.socketio import ENGINE_IO_QUERY, SocketIOSession
+from isolation_fuzz.asgi.sockets import QUIET, RealEventSource, RealWebSocket
 from isolation_fuzz.asgi.templates import MissingField, fill, pick
 from isolation_fuzz.asgi.wire import App, EventSource, WebSocketRefused, WebSocketSession
 from isolation_fuzz.errors import AuthError, UsageError
@@ -63,13 +65,15 @@ class _Tab:
     stream: QueueEventStream
     app_id: str = ""
     run: str | None = None
+    frames: int = 0  # how many arrived: over real sockets, settled when it stops rising
 
 
 class Connections:
     """The open connections of one app, by user, newest last."""
 
-    def __init__(self, spec: AsgiSpec, app: App) -> None:
-        self.spec, self.app = spec, app
+    def __init__(self, spec: AsgiSpec, app: App, served: tuple[str, Any] | None = None) -> None:
+        # ``served``: the base URL of the app on a real server, and an httpx client.
+        self.spec, self.app, self.served = spec, app, served
         self._ids = itertools.count(1)
         self._tabs: dict[str, list[_Tab]] = {}
 
@@ -121,18 +125,33 @@ class Connections:
         tab: _Tab
 
         def received(frame: Any) -> None:
+            tab.frames += 1
             event = self._event(frame, user, tab, numbering)
             if event is not None:
                 tab.stream.put(event)
 
-        session: SocketIOSession | EventSource | WebSocketSession
+        def decoded(frame: str | bytes) -> None:
+            received(_decoded(frame))
+
+        def websocket(on_frame: Callable[[str | bytes], None]) -> Any:
+            if self.served is None:
+                return WebSocketSession(self.app, scope, on_frame)
+            return RealWebSocket(_url(self.served[0], scope, "ws"), _plain(headers),
+                                 scope["subprotocols"], on_frame)
+
+        session: Any
         if kind == "sio":
-            session = SocketIOSession(self.app, scope, events.namespace, where.get("auth"),
+            session = SocketIOSession(websocket, events.namespace, where.get("auth"),
                                       events.names, received)
+        elif kind == "ws":
+            session = websocket(decoded)
+        elif self.served is None:
+            session = EventSource(self.app, scope, decoded)
         else:
-            session = (EventSource if kind == "sse" else WebSocketSession)(
-                self.app, scope, lambda frame: received(_decoded(frame)))
-        tab = _Tab(QueueEventStream(f"{kind}-{next(self._ids)}", flush=_settle,
+            session = RealEventSource(self.served[1], _url(self.served[0], scope, "http"),
+                                      _plain(headers), decoded)
+        settle = _settle if self.served is None else _quiet(lambda: tab.frames)
+        tab = _Tab(QueueEventStream(f"{kind}-{next(self._ids)}", flush=settle,
                                     on_close=session.aclose))
         try:
             await session.open()
@@ -172,6 +191,33 @@ def _decoded(frame: str | bytes) -> Any:
         return json.loads(frame)
     except ValueError:
         return None
+
+
+def _url(base: str, scope: dict[str, Any], scheme: str) -> str:
+    query = scope["query_string"].decode()
+    root = base.replace("http", scheme, 1)
+    return f"{root}{scope['path']}" + (f"?{query}" if query else "")
+
+
+def _plain(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The headers a real client sends of its own accord left out (host, upgrade)."""
+    own = {b"host", b"connection", b"upgrade", b"sec-websocket-version"}
+    return {k.decode(): v.decode() for k, v in headers if k not in own}
+
+
+def _quiet(count: Callable[[], int]) -> Callable[[], Awaitable[None]]:
+    """Settled over real sockets: no new frame for ``QUIET`` seconds (at most 2 s)."""
+    async def settle() -> None:
+        seen, waited = count(), 0.0
+        while waited < 2.0:
+            await asyncio.sleep(QUIET)
+            waited += QUIET
+            now = count()
+            if now == seen:
+                return
+            seen = now
+
+    return settle
 
 
 async def _settle() -> None:

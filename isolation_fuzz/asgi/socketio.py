@@ -14,7 +14,8 @@ there are several), so a description names a frame's fields as ``event`` or
 Nothing of python-socketio is imported: the protocol is the contract, and an app
 on another Engine.IO server speaks it too.  The WebSocket underneath is
 :class:`~isolation_fuzz.asgi.wire.WebSocketSession`, so the app's handlers run on
-the campaign loop like every other part of it.
+the campaign loop like every other part of it; over real sockets it is
+:class:`~isolation_fuzz.asgi.sockets.RealWebSocket`, and nothing here changes.
 """
 
 from __future__ import annotations
@@ -22,11 +23,23 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
-from isolation_fuzz.asgi.wire import App, Scope, WebSocketRefused, WebSocketSession
+from isolation_fuzz.asgi.wire import WebSocketRefused
 
-__all__ = ["ENGINE_IO_QUERY", "SocketIOSession"]
+__all__ = ["ENGINE_IO_QUERY", "Socket", "SocketIOSession"]
+
+
+class Socket(Protocol):
+    """A WebSocket client as the sessions here use it (in process or real)."""
+
+    closed: bool
+
+    async def open(self) -> None: ...
+
+    def send(self, text: str) -> None: ...
+
+    async def aclose(self) -> None: ...
 
 #: The query a socket.io WebSocket opens with (Engine.IO 4, straight to WebSocket).
 ENGINE_IO_QUERY = (("EIO", "4"), ("transport", "websocket"))
@@ -56,19 +69,20 @@ class SocketIOSession:
     """One socket.io connection to an app's namespace, served in process.
 
     Args:
-        app: The ASGI app (python-socketio's ``ASGIApp``, or an app that mounts it).
-        scope: The ``websocket`` scope on the socket.io path (see ``ENGINE_IO_QUERY``).
+        socket: Makes the WebSocket on the socket.io path (see ``ENGINE_IO_QUERY``)
+            from a frame callback: in process (``wire.WebSocketSession``) or real.
         namespace: The namespace to join (``/`` by default).
         auth: The CONNECT packet's ``auth`` payload (where a token often goes), or None.
         names: The event names to hand on; empty hands on every event.
         on_frame: Called with each event as ``{"event": name, "data": payload}``.
     """
 
-    def __init__(self, app: App, scope: Scope, namespace: str, auth: Mapping[str, Any] | None,
-                 names: tuple[str, ...], on_frame: Callable[[Any], None]) -> None:
+    def __init__(self, socket: Callable[[Callable[[str | bytes], None]], Socket],
+                 namespace: str, auth: Mapping[str, Any] | None, names: tuple[str, ...],
+                 on_frame: Callable[[Any], None]) -> None:
         self._namespace, self._auth, self._names = namespace, auth, names
         self._on_frame = on_frame
-        self._socket = WebSocketSession(app, scope, self._packet)
+        self._socket = socket(self._packet)
         loop = asyncio.get_running_loop()
         self._opened: asyncio.Future[None] = loop.create_future()
         self._joined: asyncio.Future[str] = loop.create_future()

@@ -29,6 +29,7 @@ from isolation_fuzz.asgi.connections import Connections, placed
 from isolation_fuzz.asgi.login import LoginTokens
 from isolation_fuzz.asgi.records import AsgiSpec, Route
 from isolation_fuzz.asgi.setup import auth_config, empty_namespace, environ, environment, load_app
+from isolation_fuzz.asgi.sockets import serve
 from isolation_fuzz.asgi.templates import MissingField, fill, fill_path, pick
 from isolation_fuzz.asgi.wire import Lifespan
 from isolation_fuzz.capabilities import Capabilities
@@ -67,13 +68,18 @@ class AsgiTarget:
     """One ASGI app, driven through its own routes and WebSocket."""
 
     def __init__(self, spec: AsgiSpec, app: Any, auth: AuthConfig,
-                 handles: ServiceHandles) -> None:
+                 handles: ServiceHandles, served: str | None = None) -> None:
+        # ``served``: the base URL of the app on a real server (``--transport websocket``).
         httpx = _httpx()
         self.spec, self.app, self.auth, self.handles = spec, app, auth, handles
-        self.client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://app.test",
-        )
-        self.connections = Connections(spec, app)
+        if served is None:
+            self.client = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://app.test",
+            )
+        else:
+            self.client = httpx.AsyncClient(base_url=served, timeout=30.0)
+        self.connections = Connections(
+            spec, app, None if served is None else (served, self.client))
         self.capabilities = _capabilities(spec)
         self.logins: LoginTokens | None = None
         if spec.credentials.login is not None:
@@ -241,6 +247,16 @@ def _matcher(pattern: str | None) -> Callable[[str], bool] | None:
     return matches
 
 
+@asynccontextmanager
+async def _served(app: Any, target_spec: Any) -> AsyncIterator[str | None]:
+    """The app on a real loopback server for ``--transport websocket``, else in process."""
+    if getattr(target_spec, "transport", "local") != "websocket":
+        yield None
+        return
+    async with serve(app) as url:
+        yield url
+
+
 def asgi_factory(spec: AsgiSpec) -> Any:
     """A target factory for ``spec``, carrying its capabilities and its auth config."""
 
@@ -254,14 +270,15 @@ def asgi_factory(spec: AsgiSpec) -> Any:
             lifespan = Lifespan(app)
             if spec.lifespan:
                 await lifespan.start()
-            target = AsgiTarget(spec, app, auth, handles)
             try:
-                yield target
+                async with _served(app, target_spec) as served:
+                    target = AsgiTarget(spec, app, auth, handles, served)
+                    try:
+                        yield target
+                    finally:
+                        await target.aclose()
             finally:
-                try:
-                    await target.aclose()
-                finally:
-                    await lifespan.stop()
+                await lifespan.stop()
 
     open_app.capabilities = _capabilities(spec)  # type: ignore[attr-defined]
     open_app.auth_config = lambda: auth_config(spec)  # type: ignore[attr-defined]
