@@ -17,11 +17,13 @@ format, the environment, the import, the reset); ``target`` (runs as requests, w
 ``templates`` for placeholders and result paths, and ``login`` for apps that issue
 their own tokens); ``connections`` (frames as events, and which tab is whose);
 ``wire`` (the ASGI lifespan, WebSocket and server-sent events protocols, served in
-process) and ``socketio`` (socket.io's client protocol over that WebSocket).
+process) and ``socketio`` (socket.io's client protocol over that WebSocket);
+``sockets`` (the same over a real uvicorn server, for ``--transport websocket``).
 
 This floor stands on the target protocol, the kit, the tokens and the records; it
 imports nothing of the engine, the platform, the CLI or the reporters.  httpx is
-imported when a target opens (``pip install 'isolation-fuzz[asgi]'``).
+imported when a target opens, uvicorn when it is served (``pip install
+'isolation-fuzz[asgi]'``).
 """
 
 from __future__ import annotations
