@@ -1,13 +1,15 @@
-"""The FastAPI example through its front door: the app as shipped, and its beta.
+"""An example through its front door: the app as shipped, and its beta.
 
-Runs ``examples/fastapi_notes`` from its ``[tool.isolation-fuzz.asgi]`` table alone,
-as ``isolation-fuzz run`` does there: the app as shipped for ``--examples`` examples
-(it must be clean, with its refusals counted), then the beta (``notes_api.beta:app``)
-over ``--seeds``, with shrinking and confirmation on, and each finding replayed
-``--replays`` times.  Prints a table and writes benchmarks/results/asgi_example.md
-(and .json).
+Runs ``examples/fastapi_notes`` (or ``--example socketio_tabs``) from its
+``[tool.isolation-fuzz.asgi]`` table alone, as ``isolation-fuzz run`` does there:
+the app as shipped for ``--examples`` examples (it must be clean, with its
+refusals counted), then its beta over ``--seeds``, with shrinking and
+confirmation on, and each finding replayed ``--replays`` times.  ``--transport
+websocket`` serves the app with uvicorn instead of in process.  Prints a table
+and writes benchmarks/results/asgi_example[-EXAMPLE][-websocket].md (and .json).
 
-    python benchmarks/asgi_example.py [--examples 2000] [--seeds 0-2] [--replays 20]
+    python benchmarks/asgi_example.py [--example fastapi_notes] [--examples 2000]
+        [--seeds 0-2] [--replays 20] [--transport local]
 """
 
 from __future__ import annotations
@@ -34,8 +36,11 @@ from isolation_fuzz.services import ServiceConfig  # noqa: E402
 from isolation_fuzz.target import TargetSpec  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-EXAMPLE = ROOT / "examples" / "fastapi_notes"
-SHORTEST = 2  # B starts a run; A starts one on the same thread
+#: Each example's beta and the length of its shortest failing scenario.
+EXAMPLES = {
+    "fastapi_notes": ("notes_api.beta:app", 2),  # B starts a run; A starts one on its thread
+    "socketio_tabs": ("tabs_chat.beta:app", 0),  # one look, broadcast to every tab
+}
 
 
 def _seeds(text: str) -> list[int]:
@@ -43,11 +48,12 @@ def _seeds(text: str) -> list[int]:
     return list(range(int(low), int(high or low) + 1))
 
 
-def shipped(examples: int) -> dict[str, object]:
+def shipped(examples: int, transport: str) -> dict[str, object]:
     os.environ.pop(APP_ENV, None)
     started = time.monotonic()
     result = run_campaign(CampaignConfig(
-        target=TargetSpec("asgi"), max_examples=examples, budget_seconds=3 * 3600, seed=0,
+        target=TargetSpec("asgi", transport), max_examples=examples,
+        budget_seconds=3 * 3600, seed=0,
         services=ServiceConfig.from_env(),
     ))
     return {
@@ -58,12 +64,12 @@ def shipped(examples: int) -> dict[str, object]:
     }
 
 
-def beta(seed: int, replays: int) -> dict[str, object]:
-    os.environ[APP_ENV] = "notes_api.beta:app"
+def beta(app: str, seed: int, replays: int, transport: str) -> dict[str, object]:
+    os.environ[APP_ENV] = app
     try:
         started = time.monotonic()
         result = run_campaign(CampaignConfig(
-            target=TargetSpec("asgi"), max_examples=2000, budget_seconds=300, seed=seed,
+            target=TargetSpec("asgi", transport), max_examples=2000, budget_seconds=300, seed=seed,
             services=ServiceConfig.from_env(),
         ))
         seconds = round(time.monotonic() - started, 1)
@@ -86,15 +92,21 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=2000)
     parser.add_argument("--seeds", default="0-2")
     parser.add_argument("--replays", type=int, default=20)
+    parser.add_argument("--example", choices=sorted(EXAMPLES), default="fastapi_notes")
+    parser.add_argument("--transport", choices=["local", "websocket"], default="local")
     args = parser.parse_args()
-    os.chdir(EXAMPLE)
-    ship = shipped(args.examples)
-    betas = [beta(seed, args.replays) for seed in _seeds(args.seeds)]
+    app, shortest = EXAMPLES[args.example]
+    os.chdir(ROOT / "examples" / args.example)
+    ship = shipped(args.examples, args.transport)
+    betas = [beta(app, seed, args.replays, args.transport) for seed in _seeds(args.seeds)]
+    name = "asgi_example" + ("" if args.example == "fastapi_notes" else f"-{args.example}") \
+        + ("" if args.transport == "local" else f"-{args.transport}")
     lines = [
-        "# The FastAPI example through its front door",
+        f"# The {args.example} example through its front door ({args.transport})",
         "",
-        f"`python benchmarks/asgi_example.py --examples {args.examples} --seeds {args.seeds} "
-        f"--replays {args.replays}` on {platform.node() or 'this machine'} "
+        f"`python benchmarks/asgi_example.py --example {args.example} --examples "
+        f"{args.examples} --seeds {args.seeds} --replays {args.replays} --transport "
+        f"{args.transport}` on {platform.node() or 'this machine'} "
         f"(Python {platform.python_version()}); configuration: the example's pyproject table only.",
         "",
         "## The app as shipped",
@@ -105,7 +117,7 @@ def main() -> None:
         "| {verdict} | {examples} | {steps} | {seconds} | {finished} | {refused} | {rejected} "
         "| {failed} | {blocked} |".format(**ship),
         "",
-        f"## The beta (`notes_api.beta:app`), shortest {SHORTEST} moves",
+        f"## The beta (`{app}`), shortest {shortest} moves",
         "",
         "| seed | found | seconds | examples | moves | shrunk | invariants | replayed |",
         "|---:|---|---:|---:|---:|---|---|---|",
@@ -119,8 +131,8 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "asgi_example.md").write_text(text)
-    (RESULTS / "asgi_example.json").write_text(
+    (RESULTS / f"{name}.md").write_text(text)
+    (RESULTS / f"{name}.json").write_text(
         json.dumps({"shipped": ship, "beta": betas}, indent=2) + "\n")
 
 
