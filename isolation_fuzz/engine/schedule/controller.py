@@ -330,7 +330,8 @@ class RunController:
                 # service raises here (exit 3); only a run silent while every service
                 # answers and another run is paused comes back as blocked.
                 try:
-                    await self.stalls.judge_silence(run.stopped, run.run_id, self._others_paused)
+                    await self.stalls.judge_silence(run.stopped, run.run_id, self._others_paused,
+                                                    run.task)
                 except BaseException:
                     # Given up on, as a blocked run is: it must never move again.
                     run.outcome = StepOutcome("blocked")

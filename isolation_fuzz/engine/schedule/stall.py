@@ -45,6 +45,8 @@ unwraps it into the original error.
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -104,7 +106,8 @@ class StallPolicy:
             await self.probe()
 
     async def judge_silence(
-        self, stopped: anyio.Event, run_id: str, others_paused: Callable[[], bool]
+        self, stopped: anyio.Event, run_id: str, others_paused: Callable[[], bool],
+        task: asyncio.Task[Any] | None = None,
     ) -> bool:
         """Decide about a run silent for one block timeout; True once it has stopped.
 
@@ -131,7 +134,8 @@ class StallPolicy:
                 raise TargetStalled(
                     f"run {run_id} made no progress for {silent:.3g}s although every "
                     "service answered and no other run was paused: the target hangs on "
-                    "its own. If it is only slow, raise --block-timeout or --service-timeout"
+                    f"its own ({waiting_at(task)}). If it is only slow, raise --block-timeout "
+                    "or --service-timeout"
                 )
 
     async def bounded(self, what: str, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
@@ -148,6 +152,35 @@ class StallPolicy:
             f"the target's {what} did not return within {self.service_timeout:g}s although "
             "every service answered. If it is only slow, raise --service-timeout"
         )
+
+
+def waiting_at(task: asyncio.Task[Any] | None) -> str:
+    """Where ``task`` is suspended, innermost last: ``file:line in fn`` of its await chain.
+
+    The line a stalled run waits on is what its user needs to see first: shown are
+    the innermost frame, and the innermost one outside installed packages and the
+    standard library (the user's own code), when they differ.
+    """
+    if task is None or task.done():
+        return "its task is gone"
+    frames = []
+    awaiting: Any = task.get_coro()
+    while awaiting is not None:  # down the await chain (Task.get_stack stops at the top)
+        frame = getattr(awaiting, "cr_frame", None) or getattr(awaiting, "gi_frame", None)
+        if frame is not None:
+            frames.append(frame)
+        awaiting = getattr(awaiting, "cr_await", None) or getattr(awaiting, "gi_yieldfrom", None)
+    if not frames:
+        return "its task has no frame to show"
+
+    def where(frame: Any) -> str:
+        return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+
+    stdlib = os.path.dirname(os.__file__)
+    own = [f for f in frames if "site-packages" not in f.f_code.co_filename
+           and not f.f_code.co_filename.startswith(stdlib)]
+    shown = [frames[-1]] if not own or own[-1] is frames[-1] else [own[-1], frames[-1]]
+    return "it waits at " + " -> ".join(where(f) for f in shown)
 
 
 async def _wait(event: anyio.Event, seconds: float) -> float:

@@ -162,8 +162,10 @@ def test_a_run_silent_with_no_other_run_paused_is_the_target_hanging(
 
     with loop.portal.wrap_async_context_manager(_controller(services, 0.5)) as ctl:
         loop.call(ctl.start, "r", hangs)
-        with pytest.raises(TargetStalled, match="no other run was paused"):
+        with pytest.raises(TargetStalled, match="no other run was paused") as caught:
             loop.call(ctl.step, "r")
+    # It says where the run waits: the user's line that awaits, not only anyio's.
+    assert f"{__file__}:{hangs.__code__.co_firstlineno + 2} in hangs" in str(caught.value)
 
 
 @pytest.mark.anyio
