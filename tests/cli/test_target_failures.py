@@ -1,6 +1,6 @@
 """The user's own start-up errors are theirs: one line naming their frame, exit 3.
 
-Issue 20: an exception raised in the user's factory was reported as "internal error
+Issue 20: an exception raised in the user's factory (or their reset) was reported as "internal error
 ... (a bug in isolation-fuzz)", and an ``ExceptionGroup`` from their task group
 appeared with no detail.  Now the target's failure names the target, what it was
 doing, the exception that raised (unwrapped from any group) and the line of their
@@ -85,3 +85,43 @@ def test_innermost_error_goes_through_nested_groups() -> None:
     assert innermost_error(nested) is leaf
     assert innermost_error(leaf) is leaf
     assert TargetFailed("t", "to start", nested).error is leaf
+
+
+class _ResetRaises:
+    """A target that works until its reset, which raises as a broken migration would."""
+
+    async def run(self, token: str, thread_id: str, plan: Any, run_id: str) -> list[Any]:
+        return [None for _ in plan]
+
+    async def connect(self, token: str) -> Any:
+        from isolation_fuzz.kit import QueueEventStream
+
+        return QueueEventStream("c")
+
+    async def residue(self, run_id: str) -> dict[str, list[str]]:
+        return {}
+
+    async def reset(self) -> None:
+        raise LookupError("table notes does not exist")
+
+
+@asynccontextmanager
+async def _reset_raises(spec: TargetSpec, services: Any, auth: Any) -> AsyncIterator[Any]:
+    yield _ResetRaises()
+
+
+_reset_raises.capabilities = {"stores": ["redis"]}  # type: ignore[attr-defined]
+register_target("test:reset_raises", _reset_raises)
+
+
+def test_an_adapter_that_raises_between_examples_is_the_targets_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run("test:reset_raises", tmp_path) == 3
+    err = capsys.readouterr().err
+    assert "the target test:reset_raises failed in its reset after step" in err
+    assert "LookupError: table notes does not exist" in err
+    assert f"{HERE}:" in err
+    assert "in reset" in err
+    assert "bug in isolation-fuzz" not in err
+    assert "ExceptionGroup" not in err

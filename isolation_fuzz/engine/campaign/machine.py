@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any, ClassVar, TypeVar, cast
 
 from hypothesis import strategies as st
@@ -39,7 +40,7 @@ from isolation_fuzz.engine.campaign.userids import Admitted, identities_for
 from isolation_fuzz.engine.example.execution import Execution
 from isolation_fuzz.engine.example.harness import Harness, IsolationViolated
 from isolation_fuzz.engine.schedule.stall import InfrastructureStop
-from isolation_fuzz.errors import InfrastructureError
+from isolation_fuzz.errors import InfrastructureError, TargetFailed
 from isolation_fuzz.model import Plan, Store
 from isolation_fuzz.strategies import forgery_kinds, plans, thread_ids
 from isolation_fuzz.tokens import ForgeryKind
@@ -212,9 +213,15 @@ class IsolationMachine(RuleBasedStateMachine):
             # Known before closing: close must not wait on the service that failed
             # (its own timeout error would replace this one, naming no service).
             self.ex.broken = exc
-            raise
-        finally:
             self.ex.close()
+            raise
+        except BaseException:
+            # A finding in flight outlives a reset of the target's that fails after
+            # it: the finding is what the user needs, and it must never be lost.
+            with suppress(TargetFailed):
+                self.ex.close()
+            raise
+        self.ex.close()
 
 
 def machine_for(

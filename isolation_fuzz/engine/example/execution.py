@@ -54,7 +54,7 @@ from isolation_fuzz.engine.history import History
 from isolation_fuzz.engine.oracle.incremental.core import IncrementalOracle
 from isolation_fuzz.engine.schedule.controller import RunFn
 from isolation_fuzz.engine.trace import Move
-from isolation_fuzz.errors import InfrastructureError
+from isolation_fuzz.errors import InfrastructureError, IsolationFuzzError, TargetFailed
 from isolation_fuzz.model import (
     EventDelivered,
     ForgedAttempt,
@@ -315,8 +315,18 @@ class Execution(ConnectionMoves):
     # -- internals -------------------------------------------------------------------
 
     def _bounded(self, what: str, fn: Any, *args: Any) -> Any:
-        """Call the target's ``what`` outside any run, within the service timeout."""
-        return self.loop.call(self.controller.stalls.bounded, what, fn, *args)
+        """Call the target's ``what`` outside any run, within the service timeout.
+
+        An exception of the target's own (not one of the tool's errors) is theirs:
+        :class:`~isolation_fuzz.errors.TargetFailed` names it and their frame.
+        """
+        try:
+            return self.loop.call(self.controller.stalls.bounded, what, fn, *args)
+        except (IsolationFuzzError, AssertionError):
+            raise
+        except Exception as exc:
+            raise TargetFailed(self.harness.name, f"in its {what} after step "
+                               f"{self.step_index}", exc) from exc
 
     def _abandon(self) -> None:
         """Close what can be closed after an infrastructure error; never raise."""

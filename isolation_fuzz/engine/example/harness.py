@@ -241,6 +241,8 @@ class Harness:
     #: What the target declares it has (issue 11): which stores are drawn, which event
     #: kinds have a lifecycle, which user ids it accepts.
     capabilities: Capabilities = field(default_factory=Capabilities)
+    #: The target's name as the user gave it, for errors of theirs.
+    name: str = "target"
 
 
 class IsolationViolated(AssertionError):

@@ -96,6 +96,7 @@ def open_session(
         stats = Stats()
         harness = Harness(
             loop, controller, system, auth, redactor, limits, stats, capabilities=capabilities,
+            name=target.name,
         )
         try:
             yield Session(harness, opened.describe())
