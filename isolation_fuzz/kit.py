@@ -289,20 +289,6 @@ class ServiceHandles:
         return self._url("redis")
 
     @property
-    def redis_tcp_url(self) -> str:
-        """A ``redis://host:port/db`` URL: for an app whose settings can only say host:port.
-
-        The embedded engine listens on a loopback port as well as its unix socket;
-        an external Redis is given as configured (a ``unix://`` one has no TCP form).
-        """
-        tcp = self.services.endpoints.tcp_urls.get("redis")
-        url = tcp if tcp is not None else self._url("redis")
-        if not url.startswith(("redis://", "rediss://")):
-            raise UsageError(f"redis is reached at {url.split('://')[0]}://, which has no "
-                             "host:port; give an external redis:// URL instead")
-        return url
-
-    @property
     def postgres_dsn(self) -> str:
         """The Postgres URL as configured (an administrative user; see :meth:`postgres_pool`)."""
         return self._url("postgres")

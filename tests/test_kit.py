@@ -124,32 +124,6 @@ async def test_service_handles_name_the_namespace_and_reach_redis(services: Serv
     assert handles.redis_url.startswith(("redis://", "rediss://", "unix://"))
 
 
-@pytest.mark.anyio
-async def test_the_campaigns_redis_is_reachable_by_host_and_port_too(services: ServiceSet) -> None:
-    import redis.asyncio as aioredis
-
-    handles = ServiceHandles.of(services)
-    url = handles.redis_tcp_url
-    assert url.startswith("redis://")
-    client = aioredis.from_url(url, decode_responses=True)
-    other = handles.redis()
-    try:  # the same server and db as the socket URL: a key set over one is read over the other
-        await client.set(f"{handles.redis_prefix}tcp", "same")
-        assert await other.get(f"{handles.redis_prefix}tcp") == "same"
-    finally:
-        await client.delete(f"{handles.redis_prefix}tcp")
-        await client.aclose()
-        await other.aclose()
-
-
-def test_a_redis_reached_only_by_unix_socket_has_no_tcp_form() -> None:
-    from isolation_fuzz.services import Endpoints
-
-    unix = ServiceSet(Endpoints({"redis": "unix:///tmp/r.sock"}, {"redis": "external"}), "ns_x")
-    with pytest.raises(UsageError, match="unix://, which has no host:port"):
-        _ = ServiceHandles.of(unix).redis_tcp_url
-
-
 def test_a_service_that_is_not_running_is_named() -> None:
     from isolation_fuzz.services import Endpoints
 

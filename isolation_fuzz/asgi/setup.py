@@ -18,7 +18,6 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from isolation_fuzz.asgi._table import placeholders
 from isolation_fuzz.asgi.records import AsgiSpec
 from isolation_fuzz.asgi.templates import fill
 from isolation_fuzz.errors import UsageError
@@ -81,12 +80,6 @@ def environment(spec: AsgiSpec, handles: ServiceHandles, auth: AuthConfig) -> di
     stores = set(spec.stores)
     if "redis" in stores:
         values.update(redis_url=handles.redis_url, redis_prefix=handles.redis_prefix)
-        named = set().union(*(placeholders(t) for _, t in spec.env)) if spec.env else set()
-        if named & {"redis_tcp_url", "redis_host", "redis_port", "redis_db"}:
-            tcp = urlsplit(handles.redis_tcp_url)  # asked for: a unix-only Redis says so
-            values.update(redis_tcp_url=tcp.geturl(), redis_host=tcp.hostname or "",
-                          redis_port=str(tcp.port or 6379),
-                          redis_db=tcp.path.strip("/") or "0")
     if "postgres" in stores:
         values.update(postgres_dsn=app_role_dsn(handles), postgres_admin_dsn=handles.postgres_dsn,
                       postgres_schema=handles.postgres_schema)

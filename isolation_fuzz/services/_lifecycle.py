@@ -113,8 +113,6 @@ class Endpoints:
     urls: Mapping[ServiceName, str] = field(repr=False)
     origins: Mapping[ServiceName, Literal["embedded", "external"]]
     connect_timeout: float = 5.0
-    #: Embedded engines also reachable over loopback TCP (Redis), by that URL.
-    tcp_urls: Mapping[ServiceName, str] = field(default_factory=dict, repr=False)
 
     @property
     def services(self) -> tuple[ServiceName, ...]:
@@ -212,7 +210,6 @@ async def start_engines(
     started: dict[str, EmbeddedEngine] = {}
     urls: dict[ServiceName, str] = {}
     origins: dict[ServiceName, Literal["embedded", "external"]] = {}
-    tcp: dict[ServiceName, str] = {}
     try:
         for name in (n for n in SERVICES if n in services):
             url = config.url_for(name)
@@ -220,11 +217,9 @@ async def start_engines(
                 engine = await anyio.to_thread.run_sync(_STARTERS[name])
                 started[name] = engine
                 urls[name], origins[name] = engine.url, "embedded"
-                if engine.tcp_url is not None:
-                    tcp[name] = engine.tcp_url
             else:
                 urls[name], origins[name] = url, "external"
-        endpoints = Endpoints(urls, origins, config.connect_timeout, tcp)
+        endpoints = Endpoints(urls, origins, config.connect_timeout)
         await _check_reachable(endpoints)
         yield endpoints
     finally:

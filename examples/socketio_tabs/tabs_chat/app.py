@@ -89,8 +89,7 @@ async def to_the_tab(event: str, data: dict[str, Any], sid: str) -> None:
 def create_app(send: Send = to_the_tab) -> Any:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        redis = aioredis.Redis(host=settings.REDIS_HOST, port=settings.REDIS_PORT,
-                               db=settings.REDIS_DB, decode_responses=True)
+        redis = aioredis.from_url(settings.REDIS_URL, decode_responses=True)
         app.state.threads = Threads(redis, settings.KEY_PREFIX)
         yield
         await redis.aclose()
