@@ -11,12 +11,11 @@ connects at log-in; the connection moves of :mod:`isolation_fuzz.engine.example.
 open and close more), the history, the moves so far and the counters the machine's
 budget reads.  What happens around a move lives apart:
 
-* launching a run is one private helper (:meth:`Execution._launch`): number it,
-  mark its plan's values with the owner's canaries, announce it in the history;
-* what a moved run came to is recorded by :mod:`isolation_fuzz.engine.example.outcome`;
-* a forged token is tried by :mod:`isolation_fuzz.engine.example.forging`;
-* the stress-test baseline that runs plans all at once is
-  :mod:`isolation_fuzz.engine.example.gather`, outside the engine's reach.
+* launching a run is :meth:`Execution._launch` (number it, mark its plan with the
+  owner's canaries, announce it); what a moved run came to is recorded by
+  :mod:`~isolation_fuzz.engine.example.outcome`; a forged token is tried by
+  :mod:`~isolation_fuzz.engine.example.forging`; the stress baseline that runs plans
+  all at once is :mod:`~isolation_fuzz.engine.example.gather`.
 
 Every move ends with :meth:`Execution.check`: the events that arrived are recorded
 and every invariant is checked, by the incremental oracle
@@ -27,8 +26,8 @@ finishes, then every identity looks at all it holds), as Jepsen ends each test
 with final reads: a leak then needs only the write, not a reader that happens to
 come along.
 
-Calls into the target outside any run (connecting, syncing the event streams)
-are bounded by the service timeout (:meth:`StallPolicy.bounded
+Calls into the target outside any run (connecting, syncing, resetting; their own
+exceptions are the target's failure) are bounded by the service timeout (:meth:`StallPolicy.bounded
 <isolation_fuzz.engine.schedule.stall.StallPolicy.bounded>`): a stalled service must end the
 campaign with its name, not hang it.  Once an infrastructure error has ended the
 example (:attr:`Execution.broken`), :meth:`Execution.close` only cancels what still
@@ -54,7 +53,7 @@ from isolation_fuzz.engine.history import History
 from isolation_fuzz.engine.oracle.incremental.core import IncrementalOracle
 from isolation_fuzz.engine.schedule.controller import RunFn
 from isolation_fuzz.engine.trace import Move
-from isolation_fuzz.errors import InfrastructureError, IsolationFuzzError, TargetFailed
+from isolation_fuzz.errors import InfrastructureError
 from isolation_fuzz.model import (
     EventDelivered,
     ForgedAttempt,
@@ -315,18 +314,8 @@ class Execution(ConnectionMoves):
     # -- internals -------------------------------------------------------------------
 
     def _bounded(self, what: str, fn: Any, *args: Any) -> Any:
-        """Call the target's ``what`` outside any run, within the service timeout.
-
-        An exception of the target's own (not one of the tool's errors) is theirs:
-        :class:`~isolation_fuzz.errors.TargetFailed` names it and their frame.
-        """
-        try:
-            return self.loop.call(self.controller.stalls.bounded, what, fn, *args)
-        except (IsolationFuzzError, AssertionError):
-            raise
-        except Exception as exc:
-            raise TargetFailed(self.harness.name, f"in its {what} after step "
-                               f"{self.step_index}", exc) from exc
+        """Call the target's ``what`` outside any run (see ``Harness.call_target``)."""
+        return self.harness.call_target(what, f"after step {self.step_index}", fn, *args)
 
     def _abandon(self) -> None:
         """Close what can be closed after an infrastructure error; never raise."""

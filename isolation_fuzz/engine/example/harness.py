@@ -36,6 +36,7 @@ from isolation_fuzz.engine.schedule.controller import RunController
 from isolation_fuzz.engine.schedule.loop import CampaignLoop
 from isolation_fuzz.engine.schedule.points import Points
 from isolation_fuzz.engine.trace import Move
+from isolation_fuzz.errors import IsolationFuzzError, TargetFailed
 from isolation_fuzz.model import EventDelivered, Violation
 from isolation_fuzz.redaction import Redactor
 from isolation_fuzz.target import Target
@@ -243,6 +244,19 @@ class Harness:
     capabilities: Capabilities = field(default_factory=Capabilities)
     #: The target's name as the user gave it, for errors of theirs.
     name: str = "target"
+
+    def call_target(self, what: str, when: str, fn: Any, *args: Any) -> Any:
+        """Call the target's ``what`` outside any run, within the service timeout.
+
+        An exception of the target's own (not one of the tool's) is theirs: it leaves
+        as :class:`~isolation_fuzz.errors.TargetFailed`, naming ``when`` and their frame.
+        """
+        try:
+            return self.loop.call(self.controller.stalls.bounded, what, fn, *args)
+        except (IsolationFuzzError, AssertionError):
+            raise
+        except Exception as exc:
+            raise TargetFailed(self.name, f"in its {what} {when}", exc) from exc
 
 
 class IsolationViolated(AssertionError):
