@@ -169,16 +169,19 @@ def waiting_at(task: asyncio.Task[Any] | None) -> str:
         frame = getattr(awaiting, "cr_frame", None) or getattr(awaiting, "gi_frame", None)
         if frame is not None:
             frames.append(frame)
-        awaiting = getattr(awaiting, "cr_await", None) or getattr(awaiting, "gi_yieldfrom", None)
+        awaiting = (getattr(awaiting, "cr_await", None) or getattr(awaiting, "gi_yieldfrom", None)
+                    # Through a driver (the points' ``Driven``) to the coroutine it steps.
+                    or (frame.f_locals.get("coro") if frame is not None else None))
     if not frames:
         return "its task has no frame to show"
 
     def where(frame: Any) -> str:
         return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
 
-    stdlib = os.path.dirname(os.__file__)
+    package = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))  # isolation_fuzz
+    skipped = (os.path.dirname(os.__file__), package)
     own = [f for f in frames if "site-packages" not in f.f_code.co_filename
-           and not f.f_code.co_filename.startswith(stdlib)]
+           and not f.f_code.co_filename.startswith(skipped)]
     shown = [frames[-1]] if not own or own[-1] is frames[-1] else [own[-1], frames[-1]]
     return "it waits at " + " -> ".join(where(f) for f in shown)
 

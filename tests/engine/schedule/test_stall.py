@@ -7,6 +7,7 @@ The real thing (a Redis stopped with SIGSTOP under a whole campaign) is
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -42,10 +43,12 @@ class _Services:
             raise ServiceUnavailable(self.down, "redis://127.0.0.1:1", "did not answer within 1s")
 
 
-def _controller(services: _Services, service_timeout: float = 1.0) -> RunController:
+def _controller(services: _Services, service_timeout: float = 1.0,
+                points: str = "explicit") -> RunController:
     # Explicit points: these tests are about silence between checkpoints, not awaits.
     return RunController(
-        BLOCK, service_timeout=service_timeout, probe=services.probe, points="explicit"
+        BLOCK, service_timeout=service_timeout, probe=services.probe,
+        points=points,  # type: ignore[arg-type]
     )
 
 
@@ -166,6 +169,26 @@ def test_a_run_silent_with_no_other_run_paused_is_the_target_hanging(
             loop.call(ctl.step, "r")
     # It says where the run waits: the user's line that awaits, not only anyio's.
     assert f"{__file__}:{hangs.__code__.co_firstlineno + 2} in hangs" in str(caught.value)
+
+
+async def _waits_forever() -> None:
+    await asyncio.Event().wait()
+
+
+async def _handler() -> None:
+    await _waits_forever()
+
+
+def test_a_stalled_run_under_automatic_points_is_shown_inside_its_own_code(
+    loop: CampaignLoop,
+) -> None:
+    auto = _controller(_Services(), 0.5, points="auto")
+    with loop.portal.wrap_async_context_manager(auto) as ctl, \
+            pytest.raises(TargetStalled) as caught:
+        loop.call(ctl.start, "r", _handler)
+    # Through the driver that steps the run, down to the user's innermost await.
+    line = _waits_forever.__code__.co_firstlineno + 1
+    assert f"{__file__}:{line} in _waits_forever" in str(caught.value)
 
 
 @pytest.mark.anyio
